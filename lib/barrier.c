@@ -1,0 +1,110 @@
+/*
+ * barrier.c - the collector's hybrid write barrier: shading (test-and-set
+ * of an object's mark for the current cycle), the per-thread buffers that
+ * batch shaded objects onto the shared grey list, and gcmap_gc_store().
+ *
+ * Design (doc/design.md, "The collector")
+ * ------
+ * Every store of a pointer into a slot of an attached map (put, insert,
+ * replace, cas, delete) and every gcmap_gc_store() shades, while a cycle
+ * marks, both the new pointer (Dijkstra: an object stored behind the marker
+ * is not lost) and the overwritten or removed one (Yuasa: an object taken
+ * from ahead of the marker is not lost). The check of the phase, the store
+ * and the shading happen inside one read-side section.
+ *
+ *   shade(P):  entry = registry[P]            (lock-free lookup)
+ *              if exchange(entry.mark, epoch) != epoch:   (white -> grey, once per cycle)
+ *                  push entry on this thread's buffer
+ *   buffer full, or the operation ends:  push the buffer on gc->grey (CAS)
+ *
+ * Invariants:
+ *  B1. An object is pushed at most once per cycle (the exchange), so the
+ *      grey list, linked through the entries, needs no allocation, and a
+ *      push never blocks (one CAS loop on a Treiber stack).
+ *  B2. A thread's buffer is empty whenever it is outside a read-side section
+ *      of a barrier'd operation: the operation flushes it before leaving its
+ *      section. So after a grace period, every shading that began before it
+ *      is on the grey list: the termination check of gc.c relies on this.
+ */
+#include "internal.h"
+
+#define GC_BUF 32
+
+static __thread struct gc_obj *tls_buf[GC_BUF];
+static __thread unsigned int tls_nbuf;
+
+static void grey_push(struct gcmap_gc *gc, struct gc_obj *e)
+{
+	struct gc_obj *head = __atomic_load_n(&gc->grey, __ATOMIC_RELAXED);
+
+	do {
+		__atomic_store_n(&e->grey_next, head, __ATOMIC_RELAXED);
+		/* Release pairs with the acquire exchange of the marker that
+		 * takes the list: it sees e->grey_next. */
+	} while (!__atomic_compare_exchange_n(&gc->grey, &head, e, true, __ATOMIC_RELEASE,
+					      __ATOMIC_RELAXED));
+}
+
+void gcmap__gc_flush(void)
+{
+	for (unsigned int i = 0; i < tls_nbuf; i++)
+		grey_push(tls_buf[i]->gc, tls_buf[i]);
+	tls_nbuf = 0;
+}
+
+bool gcmap__gc_mark_entry(struct gcmap_gc *gc, struct gc_obj *e)
+{
+	uint32_t epoch = __atomic_load_n(&gc->epoch, __ATOMIC_ACQUIRE);
+
+	/* Test-and-set: only the thread that turns it grey pushes it (B1).
+	 * acq_rel: the marker that later traces it sees the entry as set up. */
+	return __atomic_exchange_n(&e->mark, epoch, __ATOMIC_ACQ_REL) != epoch;
+}
+
+/* Shade @obj if it is a registered object. Inside a read-side section. */
+void gcmap__gc_shade(struct gcmap_gc *gc, void *obj, bool by_barrier)
+{
+	void *v;
+
+	if (obj && gcmap_get_u64(gc->registry, (uint64_t)(uintptr_t)obj, &v) == 0)
+		gcmap__gc_shade_entry(gc, v, by_barrier);
+}
+
+void gcmap__gc_shade_entry(struct gcmap_gc *gc, struct gc_obj *e, bool by_barrier)
+{
+	if (!gcmap__gc_mark_entry(gc, e))
+		return;
+	if (by_barrier)
+		__atomic_fetch_add(&gc->nr_barrier_records, 1, __ATOMIC_RELAXED);
+	if (tls_nbuf == GC_BUF) {
+		__atomic_fetch_add(&gc->nr_grey_overflows, 1, __ATOMIC_RELAXED);
+		gcmap__gc_flush();
+	}
+	tls_buf[tls_nbuf++] = e;
+}
+
+int gcmap_gc_store(struct gcmap_gc *gc, void **field, void *val)
+{
+	void *old;
+
+	if (!gc || !field)
+		return -EINVAL;
+	if (!gcmap__tls_registered)
+		return -EPERM;
+	gcmap__rcu_read_lock();
+	/* Release pairs with gcmap_gc_load() in trace functions and readers:
+	 * the stored object's contents are visible. */
+	old = __atomic_exchange_n(field, val, __ATOMIC_ACQ_REL);
+	if (gcmap__gc_barrier_on(gc)) {
+		gcmap__gc_shade(gc, val, true);
+		gcmap__gc_shade(gc, old, true);
+		gcmap__gc_flush();
+	}
+	gcmap__rcu_read_unlock();
+	return 0;
+}
+
+void *gcmap_gc_load(void *const *field)
+{
+	return __atomic_load_n(field, __ATOMIC_ACQUIRE);
+}
