@@ -426,10 +426,12 @@ GCMAP_API int gcmap_iter_begin(struct gcmap *map, struct gcmap_iter **it);
  * @e: (out) the entry.
  *
  * Context: the registered thread that owns @it, usually inside
- * gcmap_read_lock() so that @e->value can be used safely until
- * gcmap_read_unlock() (values are the caller's: gcmap never frees them);
- * it takes its own read-side sections too. One iterator is used by one
- * thread at a time.
+ * gcmap_read_lock(): @e->value is then one the key holds in the caller's
+ * current read-side section (an entry buffered from an earlier section is
+ * looked up again), so a value the application frees with
+ * gcmap_defer_free() after removing it stays valid until
+ * gcmap_read_unlock(). It takes its own nested sections too. One iterator
+ * is used by one thread at a time.
  * Concurrency: lock-free; each chain is read as one consistent snapshot in
  * its own read-side section; entries are returned only from complete
  * snapshots.
@@ -762,6 +764,45 @@ struct gcmap_gc_stats {
  * Context: any registered thread. Return: 0, -EINVAL, -EPERM.
  */
 GCMAP_API int gcmap_gc_stats(struct gcmap_gc *gc, struct gcmap_gc_stats *st);
+
+/*
+ * Diagnostics
+ * ===========
+ * Statistics as one JSON object, for logs and for the gcmap-leakcheck tool.
+ * Setting GCMAP_STATS=path[,interval_ms] in the environment makes the
+ * library append one JSON line per interval (default 1000 ms) with every
+ * live map and collector domain to that file, from a background thread
+ * started by the first gcmap_create() or gcmap_gc_create() (never from a
+ * library constructor; detached, all signals blocked, absent in a fork()ed
+ * child; a map or domain being destroyed waits for a line that reads it).
+ * gcmap-leakcheck reads that file. Static tracepoints (USDT, provider
+ * "gcmap") mark grow, shrink, rebuild, evac_step, table_retired, gc_begin,
+ * gc_finish and finalizer_run; see doc/tracing.md.
+ */
+
+/**
+ * gcmap_stats_json() - write @map's statistics as one JSON object.
+ * @buf, @len: the output buffer (NUL-terminated when @len > 0; truncated if
+ *             too small; @buf may be NULL when @len is 0).
+ *
+ * One line: "type" ("map"), "id" (the address, a hex string), "serial" (the
+ * object's creation number in the process: an address can be reused),
+ * "t_ms" (CLOCK_REALTIME in ms), "key_kind", "gc" (the attached domain's id
+ * or null), then every field of struct gcmap_stats but @size, by name.
+ * Context: any registered thread.
+ * Return: the length of the complete JSON text (excluding the NUL), like
+ * snprintf (>= @len means truncated), or -EINVAL (NULL @map, or NULL @buf
+ * with @len > 0), -EPERM.
+ */
+GCMAP_API int gcmap_stats_json(struct gcmap *map, char *buf, size_t len);
+
+/**
+ * gcmap_gc_stats_json() - write @gc's statistics as one JSON object.
+ * Same conventions as gcmap_stats_json(): "type" is "gc", "registry" is the
+ * id of the domain's internal registry map, then every field of struct
+ * gcmap_gc_stats but @size.
+ */
+GCMAP_API int gcmap_gc_stats_json(struct gcmap_gc *gc, char *buf, size_t len);
 
 /**
  * gcmap_strerror() - text for a gcmap return code.

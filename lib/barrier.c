@@ -76,6 +76,14 @@ void gcmap__gc_shade_entry(struct gcmap_gc *gc, struct gc_obj *e, bool by_barrie
 		return;
 	if (by_barrier)
 		__atomic_fetch_add(&gc->nr_barrier_records, 1, __ATOMIC_RELAXED);
+	gcmap__gc_push_grey(e);
+}
+
+/* Put an entry this thread turned grey on its buffer (B1). */
+void gcmap__gc_push_grey(struct gc_obj *e)
+{
+	struct gcmap_gc *gc = e->gc;
+
 	if (tls_nbuf == GC_BUF) {
 		__atomic_fetch_add(&gc->nr_grey_overflows, 1, __ATOMIC_RELAXED);
 		gcmap__gc_flush();

@@ -310,6 +310,7 @@ unlock_src:
 	if (err > 0) {
 		uint64_t done = __atomic_add_fetch(&tbl->nr_moved, 1, __ATOMIC_ACQ_REL);
 
+		GCMAP_TRACE3(evac_step, map, u, cnt[0] + cnt[1]);
 		if (done == gcmap__evac_units(tbl, next)) {
 			struct gcmap_table *expect = tbl;
 
@@ -350,6 +351,12 @@ int gcmap__evac_start(struct gcmap *map, struct gcmap_table *tbl, unsigned int l
 		gcmap__table_free_now(next); /* lost the race; never published */
 		return -EBUSY;
 	}
+	if (log2 > tbl->log2)
+		GCMAP_TRACE3(grow, map, tbl->log2, log2);
+	else if (log2 < tbl->log2)
+		GCMAP_TRACE3(shrink, map, tbl->log2, log2);
+	else
+		GCMAP_TRACE2(rebuild, map, log2);
 	return 0;
 }
 
@@ -539,8 +546,17 @@ void gcmap__table_retire(struct gcmap *map, struct gcmap_table *tbl)
 	tbl->retired_bytes = table_bytes(tbl);
 	if (next && !__atomic_load_n(&tbl->completed, __ATOMIC_RELAXED))
 		tbl->retired_bytes += table_bytes(next);
+	GCMAP_TRACE3(table_retired, map, tbl->log2, tbl->retired_bytes);
 	__atomic_fetch_add(&map->refs, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&map->bytes_pending, tbl->retired_bytes, __ATOMIC_RELAXED);
+#ifdef GCMAP_TESTHOOKS
+	if (GCMAP_TESTING(GCMAP_TEST_NO_GRACE)) {
+		/* Negative control for TSan: the bug of freeing a table that
+		 * readers may still hold, without waiting for a grace period. */
+		table_free_cb(&tbl->rh);
+		return;
+	}
+#endif
 	gcmap__call_rcu(&tbl->rh, table_free_cb);
 }
 

@@ -56,6 +56,7 @@ static void run_one(struct gcmap_gc *gc, struct gc_obj *e)
 		/* Set first: a finalizer that resurrects its object is seen as
 		 * finalized by the next sweep. Release pairs with its acquire. */
 		__atomic_store_n(&e->finalized, 1, __ATOMIC_RELEASE);
+		GCMAP_TRACE2(finalizer_run, gc, e->obj);
 		fn(e->obj, e->arg);
 		__atomic_fetch_add(&gc->nr_finalized, 1, __ATOMIC_RELAXED);
 	}

@@ -98,6 +98,7 @@ int gcmap_gc_create(const struct gcmap_gc_options *opts, struct gcmap_gc **out)
 			return err;
 		}
 	}
+	gcmap__diag_add_gc(gc);
 	*out = gc;
 	return 0;
 }
@@ -130,6 +131,7 @@ int gcmap_gc_destroy(struct gcmap_gc *gc)
 	if (gcmap__tls_depth > 0)
 		return -EDEADLK;
 	gcmap__gc_bg_stop(gc);
+	gcmap__diag_remove_gc(gc);
 	pthread_mutex_lock(&gc->mark_lock);
 	while (gc->nr_maps)
 		gcmap__gc_detach_locked(gc, gc->maps[gc->nr_maps - 1]);
@@ -149,7 +151,7 @@ int gcmap_gc_destroy(struct gcmap_gc *gc)
 	gc->zombies = NULL;
 	pthread_mutex_unlock(&gc->zlock);
 	while (z) {
-		struct gc_obj *next = z->fin_next;
+		struct gc_obj *next = z->zombie_next;
 
 		gcmap__gc_obj_put(z);
 		z = next;
@@ -169,6 +171,27 @@ int gcmap_gc_destroy(struct gcmap_gc *gc)
 	pthread_cond_destroy(&gc->fin_cv);
 	gcmap__free(NULL, gc, sizeof(*gc));
 	return 0;
+}
+
+static unsigned int drain(struct gcmap_gc *gc, unsigned int budget);
+
+static int shade_value(const struct gcmap_entry *ent, void *arg)
+{
+	gcmap__rcu_read_lock();
+	gcmap__gc_shade(arg, ent->value, false);
+	gcmap__gc_flush();
+	gcmap__rcu_read_unlock();
+	return 0;
+}
+
+/* Mark @map's values and what they reach. Call with mark_lock held,
+ * between the end of marking and the sweep. */
+static int mark_map_now(struct gcmap_gc *gc, struct gcmap *map)
+{
+	int err = gcmap_foreach(map, shade_value, gc);
+
+	drain(gc, UINT32_MAX);
+	return err;
 }
 
 int gcmap_gc_attach(struct gcmap_gc *gc, struct gcmap *map)
@@ -201,7 +224,17 @@ int gcmap_gc_attach(struct gcmap_gc *gc, struct gcmap *map)
 		err = -EBUSY;
 		goto out;
 	}
-	/* Appended after the scan position: a cycle in progress scans it. */
+	/* Marking already ended and the sweep is still to come: the new roots
+	 * and what they reach must be marked now, or the sweep would take them
+	 * for garbage. (A cycle still marking scans the map: it is appended
+	 * after the scan position.) */
+	if (gc->need_sweep) {
+		err = mark_map_now(gc, map);
+		if (err) {
+			__atomic_store_n(&map->gc, NULL, __ATOMIC_RELEASE);
+			goto out;
+		}
+	}
 	gc->maps[gc->nr_maps] = map;
 	__atomic_store_n(&gc->nr_maps, gc->nr_maps + 1, __ATOMIC_RELAXED); /* stats read it */
 out:
@@ -260,6 +293,7 @@ int gcmap_gc_register(struct gcmap_gc *gc, void *obj, gcmap_finalize_fn finalize
 		      gcmap_trace_fn trace, void *arg)
 {
 	struct gc_obj *e;
+	bool born = false;
 	int err;
 
 	if (!gc || !obj)
@@ -276,14 +310,29 @@ int gcmap_gc_register(struct gcmap_gc *gc, void *obj, gcmap_finalize_fn finalize
 	e->arg = arg;
 	e->refs = 1;
 	gcmap__rcu_read_lock();
+	/*
+	 * Born marked from a cycle's begin until its sweep is done (the sweep
+	 * must not take a new object for garbage): marked BEFORE the insert
+	 * publishes the entry, so the sweep never sees it white. If a cycle
+	 * begins after this check, its handshake waits for this section and the
+	 * object is found where the caller stores it.
+	 */
+	if (__atomic_load_n(&gc->born_marked, __ATOMIC_ACQUIRE)) {
+		e->mark = __atomic_load_n(&gc->epoch, __ATOMIC_ACQUIRE);
+		born = true;
+	}
 	/* The insert publishes the entry (release). */
 	err = gcmap_insert_u64(gc->registry, (uint64_t)(uintptr_t)obj, e, NULL);
-	/* Born grey during a cycle: the cycle keeps it and traces it, since
-	 * its fields may have been set without the barrier before this. If
-	 * the cycle begins after this check, its handshake waits for this
-	 * section, and the object is found where the caller stores it. */
+	/* While marking, also grey: its fields may have been set without the
+	 * barrier before it was registered, so it must be traced. (Phase
+	 * MARKING is set before born_marked: an object marked at birth here
+	 * is pushed; one that was not is shaded.) After marking ended,
+	 * whatever it points to was reachable, hence marked, already. */
 	if (!err && __atomic_load_n(&gc->phase, __ATOMIC_ACQUIRE) == GC_MARKING) {
-		gcmap__gc_shade_entry(gc, e, false);
+		if (born)
+			gcmap__gc_push_grey(e);
+		else
+			gcmap__gc_shade_entry(gc, e, false);
 		gcmap__gc_flush();
 	}
 	gcmap__rcu_read_unlock();
@@ -305,7 +354,7 @@ static void unregister_cb(struct gcmap__rcu_head *rh)
 
 	pthread_mutex_lock(&gc->zlock);
 	if (gc->cycle_active) {
-		e->fin_next = gc->zombies;
+		e->zombie_next = gc->zombies;
 		gc->zombies = e;
 		e = NULL;
 	}
@@ -349,10 +398,14 @@ int gcmap_gc_root_add(struct gcmap_gc *gc, void *obj)
 	if (e) {
 		if (__atomic_fetch_add(&e->roots, 1, __ATOMIC_RELAXED) == 0)
 			__atomic_fetch_add(&gc->nr_roots, 1, __ATOMIC_RELAXED);
-		/* A root added during marking may be behind the root scan. */
+		/* A root added during marking may be behind the root scan;
+		 * one added after marking, before the sweep, must not be swept
+		 * (what it reaches was reachable, hence marked, already). */
 		if (__atomic_load_n(&gc->phase, __ATOMIC_ACQUIRE) == GC_MARKING) {
 			gcmap__gc_shade(gc, obj, false);
 			gcmap__gc_flush();
+		} else if (__atomic_load_n(&gc->born_marked, __ATOMIC_ACQUIRE)) {
+			gcmap__gc_mark_entry(gc, e);
 		}
 	}
 	gcmap__rcu_read_unlock();
@@ -425,10 +478,12 @@ int gcmap_gc_begin(struct gcmap_gc *gc)
 	 * with the acquire in gcmap__gc_mark_entry(). */
 	__atomic_store_n(&gc->epoch, gc->epoch + 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&gc->phase, GC_MARKING, __ATOMIC_RELEASE);
+	__atomic_store_n(&gc->born_marked, true, __ATOMIC_RELEASE);
 	/* The handshake: after this grace period no writer that saw the
 	 * barrier off is still storing, and no thread holds an object in a
 	 * read-side section that began before marking. */
 	gcmap__rcu_synchronize();
+	GCMAP_TRACE2(gc_begin, gc, gc->epoch);
 	gc->cycle_marking = true;
 	gc->roots_done = false;
 	gc->scan_map = 0;
@@ -525,8 +580,10 @@ int gcmap_gc_step(struct gcmap_gc *gc, unsigned int budget)
 		return err;
 	pthread_mutex_lock(&gc->mark_lock);
 	if (!gc->cycle_marking) {
+		/* 0 again when marking ended and the sweep is still to do. */
+		err = gc->need_sweep ? 0 : -EINVAL;
 		pthread_mutex_unlock(&gc->mark_lock);
-		return -EINVAL;
+		return err;
 	}
 	while (budget > 0 && !err) {
 		unsigned int traced = drain(gc, budget);
@@ -648,7 +705,10 @@ static int collect_candidates(const struct gcmap_entry *ent, void *arg)
 		}
 		return 0;
 	}
-	if (!e->queued && __atomic_load_n(&e->finalize, __ATOMIC_ACQUIRE))
+	/* Queued objects whose finalizer has not run yet are candidates too:
+	 * they are not queued again, but what they reach must stay alive
+	 * until their finalizer ran (ordering). */
+	if (__atomic_load_n(&e->finalize, __ATOMIC_ACQUIRE))
 		return push(cands, e);
 	return 0;
 }
@@ -679,8 +739,9 @@ static int sweep_locked(struct gcmap_gc *gc)
 	for (size_t i = 0; !err && i < cands.n; i++) {
 		struct gc_obj *c = cands.v[i];
 
-		if (__atomic_load_n(&c->mark, __ATOMIC_ACQUIRE) == epoch)
-			continue; /* reachable from another finalizable object, or a cycle */
+		if (c->queued || __atomic_load_n(&c->mark, __ATOMIC_ACQUIRE) == epoch)
+			continue; /* queued already; or reachable from another
+				   * finalizable object, or in a cycle */
 		c->queued = 1;
 		__atomic_fetch_add(&c->refs, 1, __ATOMIC_RELAXED); /* the queue's */
 		c->fin_next = NULL;
@@ -701,31 +762,40 @@ static int sweep_locked(struct gcmap_gc *gc)
 	return n;
 }
 
-/* End of a cycle: entries unregistered meanwhile can go now. */
-static void end_cycle(struct gcmap_gc *gc)
+/* End of a cycle: entries unregistered meanwhile can go now. @queued: the
+ * objects the sweep queued for finalization. */
+static void end_cycle(struct gcmap_gc *gc, int queued)
 {
+	size_t reg = __atomic_load_n(&gc->nr_registered, __ATOMIC_RELAXED);
 	struct gc_obj *z;
 
+	__atomic_store_n(&gc->born_marked, false, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&gc->zlock);
 	gc->cycle_active = false;
 	z = gc->zombies;
 	gc->zombies = NULL;
 	pthread_mutex_unlock(&gc->zlock);
 	while (z) {
-		struct gc_obj *next = z->fin_next;
+		struct gc_obj *next = z->zombie_next;
 
 		gcmap__gc_obj_put(z);
 		z = next;
 	}
 	__atomic_fetch_add(&gc->nr_cycles, 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&gc->registered_at_last_cycle,
-			 __atomic_load_n(&gc->nr_registered, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+	/* Pacing's baseline is what survived: the queued objects are garbage
+	 * (their finalizers usually unregister them), else each cycle would
+	 * raise the threshold by the garbage it found. */
+	if (queued > 0)
+		reg = reg > (size_t)queued ? reg - (size_t)queued : 0;
+	__atomic_store_n(&gc->registered_at_last_cycle, reg, __ATOMIC_RELAXED);
 }
 
 int gcmap_gc_finish(struct gcmap_gc *gc)
 {
-	int r;
+	int r = check_ctx(gc);
 
+	if (r)
+		return r;
 	do
 		r = gcmap_gc_step(gc, 4096);
 	while (r == 1);
@@ -740,7 +810,8 @@ int gcmap_gc_finish(struct gcmap_gc *gc)
 	}
 	r = sweep_locked(gc);
 	gc->need_sweep = false;
-	end_cycle(gc);
+	end_cycle(gc, r);
+	GCMAP_TRACE3(gc_finish, gc, __atomic_load_n(&gc->nr_marked, __ATOMIC_RELAXED), r);
 	pthread_mutex_unlock(&gc->mark_lock);
 	return r;
 }

@@ -52,7 +52,11 @@ uint64_t gcmap__siphash(const uint64_t k[2], const void *data, size_t len)
 	uint64_t v3 = 0x7465646279746573ULL ^ k[1];
 	uint64_t b = (uint64_t)len << 56;
 	size_t left = len & 7;
-	const unsigned char *end = p + (len - left);
+	const unsigned char *end;
+
+	if (!len)
+		p = (const unsigned char *)""; /* a NULL key of length 0 is allowed */
+	end = p + (len - left);
 
 	for (; p != end; p += 8) {
 		uint64_t m = load_le64(p);

@@ -165,7 +165,8 @@ struct gc_obj {
 	uint8_t resurrect_counted; /* marker only */
 	long refs; /* atomic */
 	struct gc_obj *grey_next; /* grey stack link; atomic relaxed */
-	struct gc_obj *fin_next; /* finalizer queue / zombie list link */
+	struct gc_obj *fin_next; /* sweep batch / ready queue link (fin_lock) */
+	struct gc_obj *zombie_next; /* zombie list link (zlock) */
 	struct gcmap__rcu_head rh;
 };
 
@@ -180,6 +181,9 @@ struct gcmap_gc {
 	unsigned int pace_percent;
 	uint32_t epoch; /* the current cycle's mark; written by begin (release) */
 	int phase; /* GC_IDLE / GC_MARKING; release store, acquire load */
+	/* From begin (after the phase is MARKING) until the sweep is done:
+	 * objects registered meanwhile are born marked. Release/acquire. */
+	bool born_marked;
 	struct gc_obj *grey; /* Treiber stack of shaded entries */
 
 	/* Serialises cycles (begin/step/finish) with attach/detach. Writers
@@ -228,6 +232,7 @@ static inline bool gcmap__gc_barrier_on(const struct gcmap_gc *gc)
 }
 void gcmap__gc_shade(struct gcmap_gc *gc, void *obj, bool by_barrier);
 void gcmap__gc_shade_entry(struct gcmap_gc *gc, struct gc_obj *e, bool by_barrier);
+void gcmap__gc_push_grey(struct gc_obj *e);
 void gcmap__gc_flush(void);
 bool gcmap__gc_mark_entry(struct gcmap_gc *gc, struct gc_obj *e);
 void gcmap__gc_obj_put(struct gc_obj *e);
@@ -316,6 +321,7 @@ extern void (*gcmap__sched_hook)(const char *point);
 #define GCMAP_TEST_NO_HELP 2u /* writers never help an evacuation */
 #define GCMAP_TEST_NO_POLICY 4u /* no automatic grow/shrink starts */
 #define GCMAP_TEST_ITER_NO_FILTER 8u /* iteration re-yields a partly done range */
+#define GCMAP_TEST_NO_GRACE 16u /* retired tables freed at once (TSan control) */
 extern unsigned int gcmap__test_flags;
 #define GCMAP_TESTING(flag) (__atomic_load_n(&gcmap__test_flags, __ATOMIC_RELAXED) & (flag))
 /* Most moves and empty-unit skips one operation did, since reset. */
@@ -332,6 +338,30 @@ int gcmap__evac_start(struct gcmap *map, struct gcmap_table *tbl, unsigned int l
  * empty unit, 0 already moved, -ENOMEM (nothing changed). */
 int gcmap__evac_move_unit(struct gcmap *map, struct gcmap_table *tbl, struct gcmap_table *next,
 			  uint64_t u);
+
+/*
+ * Static tracepoints (USDT, <sys/sdt.h>): provider "gcmap". Listed with
+ * `readelf -n libgcmap.so`; see doc/tracing.md. Compiled out without the
+ * header.
+ */
+#ifdef HAVE_SYS_SDT_H
+#include <sys/sdt.h>
+#define GCMAP_TRACE0(name) DTRACE_PROBE(gcmap, name)
+#define GCMAP_TRACE1(name, a) DTRACE_PROBE1(gcmap, name, a)
+#define GCMAP_TRACE2(name, a, b) DTRACE_PROBE2(gcmap, name, a, b)
+#define GCMAP_TRACE3(name, a, b, c) DTRACE_PROBE3(gcmap, name, a, b, c)
+#else
+#define GCMAP_TRACE0(name) ((void)0)
+#define GCMAP_TRACE1(name, a) ((void)(a))
+#define GCMAP_TRACE2(name, a, b) ((void)(a), (void)(b))
+#define GCMAP_TRACE3(name, a, b, c) ((void)(a), (void)(b), (void)(c))
+#endif
+
+/* Diagnostics (lib/diag.c): the live maps and domains, for GCMAP_STATS. */
+void gcmap__diag_add_map(struct gcmap *map);
+void gcmap__diag_remove_map(struct gcmap *map);
+void gcmap__diag_add_gc(struct gcmap_gc *gc);
+void gcmap__diag_remove_gc(struct gcmap_gc *gc);
 
 /* Threads (lib/rcu.c). */
 bool gcmap__registered(void);

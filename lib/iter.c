@@ -53,6 +53,7 @@ struct gcmap_iter {
 	bool done;
 	struct iter_ent *ents; /* the current snapshot */
 	size_t cap, n, pos;
+	unsigned long section; /* the caller's read-side section of the snapshot */
 	unsigned char *keybuf; /* key bytes of the snapshot (byte-key maps) */
 	size_t kcap, klen;
 };
@@ -191,6 +192,7 @@ static int step(struct gcmap_iter *it)
 	do {
 		gcmap__rcu_read_lock();
 		err = snapshot_rcu(it, it->cursor, &span_log);
+		it->section = gcmap__tls_section;
 		gcmap__rcu_read_unlock();
 	} while (err == -EAGAIN);
 	if (err)
@@ -223,6 +225,27 @@ int gcmap_iter_begin(struct gcmap *map, struct gcmap_iter **out)
 	return 0;
 }
 
+/*
+ * The value of a snapshot entry is protected by the read-side section the
+ * snapshot was taken in. When the caller is now in a later section, that
+ * value may have been replaced and freed since: look the key up again (its
+ * current value is one it held during the iteration; a key gone meanwhile
+ * was deleted during the iteration and may be skipped). Return whether the
+ * entry is still present.
+ */
+static bool refresh(struct gcmap_iter *it, struct gcmap_entry *e)
+{
+	int err;
+
+	if (gcmap__tls_depth == 0 || it->section == gcmap__tls_section)
+		return true;
+	if (it->map->kind == GCMAP_KEY_U64)
+		err = gcmap_get_u64(it->map, e->key, &e->value);
+	else
+		err = gcmap_get_bytes(it->map, e->key_bytes, e->key_len, &e->value);
+	return err == 0;
+}
+
 int gcmap_iter_next(struct gcmap_iter *it, struct gcmap_entry *e)
 {
 	const struct iter_ent *ent;
@@ -231,26 +254,29 @@ int gcmap_iter_next(struct gcmap_iter *it, struct gcmap_entry *e)
 		return -EINVAL;
 	if (!gcmap__tls_registered)
 		return -EPERM;
-	while (it->pos == it->n) {
-		int err;
+	do {
+		while (it->pos == it->n) {
+			int err;
 
-		if (it->done)
-			return 0;
-		err = step(it);
-		if (err)
-			return err;
-	}
-	ent = &it->ents[it->pos++];
-	e->value = ent->val;
-	if (it->map->kind == GCMAP_KEY_U64) {
-		e->key = ent->key;
-		e->key_bytes = NULL;
-		e->key_len = 0;
-	} else {
-		e->key = 0;
-		e->key_bytes = it->keybuf + ent->key;
-		e->key_len = ent->len;
-	}
+			if (it->done)
+				return 0;
+			err = step(it);
+			if (err)
+				return err;
+		}
+		ent = &it->ents[it->pos++];
+		e->value = ent->val;
+		if (it->map->kind == GCMAP_KEY_U64) {
+			e->key = ent->key;
+			e->key_bytes = NULL;
+			e->key_len = 0;
+		} else {
+			e->key = 0;
+			/* keybuf is NULL while every key walked was empty. */
+			e->key_bytes = ent->len ? it->keybuf + ent->key : (const void *)"";
+			e->key_len = ent->len;
+		}
+	} while (!refresh(it, e));
 	return 1;
 }
 

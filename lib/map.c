@@ -838,6 +838,7 @@ int gcmap_create(const struct gcmap_options *opts, struct gcmap **out)
 			return err;
 		}
 	}
+	gcmap__diag_add_map(map);
 	*out = map;
 	return 0;
 }
@@ -901,15 +902,17 @@ int gcmap_destroy(struct gcmap *map)
 	if (map->magic != GCMAP_MAGIC)
 		return -EINVAL;
 #endif
-	if (__atomic_load_n(&map->nr_iters, __ATOMIC_RELAXED) > 0)
-		return -EBUSY;
+	/* Detach first: the collector's marker may hold an iterator of it. */
 	if (__atomic_load_n(&map->gc, __ATOMIC_ACQUIRE))
 		gcmap_gc_detach(map);
+	if (__atomic_load_n(&map->nr_iters, __ATOMIC_RELAXED) > 0)
+		return -EBUSY;
 	gcmap__bg_stop(map);
 #ifdef GCMAP_DEBUG
 	if (__atomic_load_n(&map->active, __ATOMIC_RELAXED) != 0)
 		return -EBUSY;
 #endif
+	gcmap__diag_remove_map(map);
 	tbl = __atomic_exchange_n(&map->tbl, NULL, __ATOMIC_ACQ_REL);
 	map->magic = GCMAP_DEAD;
 	/* No user is left (the contract): nothing can reach the table. */

@@ -19,6 +19,7 @@ char gcmap__gp_token;
 static char cb_done_token; /* TSan: "a callback has finished" */
 __thread bool gcmap__tls_registered;
 __thread int gcmap__tls_depth;
+__thread unsigned long gcmap__tls_section;
 static __thread unsigned int tls_stripe;
 static unsigned int next_stripe; /* relaxed counter: spreads threads over stripes */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;

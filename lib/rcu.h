@@ -57,6 +57,7 @@ extern char gcmap__gp_token;
 /* Per-thread state: registration flag and read-side nesting depth. */
 extern __thread bool gcmap__tls_registered;
 extern __thread int gcmap__tls_depth;
+extern __thread unsigned long gcmap__tls_section; /* outermost sections entered */
 
 /* container_of through void *, so clang's -Wcast-align stays quiet. */
 #define gcmap__container_of(ptr, type, member) \
@@ -71,7 +72,8 @@ struct gcmap__rcu_head {
 static inline void gcmap__rcu_read_lock(void)
 {
 	rcu_read_lock();
-	gcmap__tls_depth++;
+	if (gcmap__tls_depth++ == 0)
+		gcmap__tls_section++;
 }
 
 static inline void gcmap__rcu_read_unlock(void)
