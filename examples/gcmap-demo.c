@@ -3,8 +3,15 @@
  * update and expire "sessions" (heap objects) in a shared map, freeing
  * replaced ones after a grace period; then the map fills to a million keys,
  * deletes most and prints what it holds. Usage: gcmap-demo [threads] [secs]
+ *
+ * gcmap-demo --gc-stress [secs]: the collector's stress (gcstress_impl.h)
+ * twice, with the write barrier and without it, side by side: writers move
+ * objects between two maps while cycles run; without the barrier the
+ * collector finalizes objects that the maps still hand out.
  */
 #include <gcmap.h>
+
+#include "gcstress_impl.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -172,6 +179,50 @@ static int fill_and_drain(void)
 	return left < 0 ? left : gcmap_destroy(map);
 }
 
+/* --gc-stress: run the collector stress with and without the barrier. */
+static int gc_stress(double secs)
+{
+	struct gcs_opts o[2];
+	struct gcs_result r[2];
+	const char *name[2] = { "barrier on", "barrier OFF" };
+
+	printf("gcmap demo --gc-stress: %.1f s each way; 2 writers move objects between 2 "
+	       "maps that grow and shrink while cycles run back to back\n",
+	       secs);
+	for (int i = 0; i < 2; i++) {
+		int err;
+
+		gcs_default_opts(&o[i]);
+		o[i].seed = (uint64_t)time(NULL);
+		o[i].secs = secs;
+		o[i].no_barrier = i == 1; /* GCMAP_GC_F_UNSAFE_NO_BARRIER */
+		fprintf(stderr, "  running with the %s...\n", name[i]);
+		err = gcs_run(&o[i], &r[i]);
+		if (err) {
+			fprintf(stderr, "gc stress: %s\n", gcmap_strerror(err));
+			return 1;
+		}
+	}
+	printf("%-30s %15s %15s\n", "", name[0], name[1]);
+	printf("%-30s %15lu %15lu\n", "cycles", r[0].cycles, r[1].cycles);
+	printf("%-30s %15lu %15lu\n", "objects moved", r[0].moves, r[1].moves);
+	printf("%-30s %15lu %15lu\n", "  of those, while marking", r[0].moves_marking,
+	       r[1].moves_marking);
+	printf("%-30s %15lu %15lu\n", "grows + shrinks", r[0].grows + r[0].shrinks,
+	       r[1].grows + r[1].shrinks);
+	printf("%-30s %15lu %15lu\n", "barrier records", r[0].barrier_records,
+	       r[1].barrier_records);
+	printf("%-30s %15lu %15lu\n", "violations (finalized, in use)", r[0].violations,
+	       r[1].violations);
+	printf("%-30s %15lu %15lu\n", "objects finalized while live", r[0].lost, r[1].lost);
+	for (int i = 0; i < 2; i++)
+		if (r[i].first[0])
+			printf("%s, first: %s\n", name[i], r[i].first);
+	printf("with the barrier: %s\n",
+	       gcs_failures(&r[0]) ? "OBJECTS LOST (a bug)" : "no object lost");
+	return gcs_failures(&r[0]) ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned int nthreads = argc > 1 ? (unsigned int)atoi(argv[1]) : 2;
@@ -182,8 +233,22 @@ int main(int argc, char **argv)
 	double t0, elapsed;
 	int err;
 
+	if (argc > 1 && strcmp(argv[1], "--gc-stress") == 0) {
+		secs = argc > 2 ? atof(argv[2]) : 2.0;
+		if (argc > 3 || !(secs > 0)) {
+			fprintf(stderr, "usage: %s --gc-stress [seconds]\n", argv[0]);
+			return 2;
+		}
+		gcmap_thread_register();
+		err = gc_stress(secs);
+		gcmap_barrier();
+		gcmap_thread_unregister();
+		return err;
+	}
 	if (nthreads < 1 || nthreads > 256 || secs <= 0) {
-		fprintf(stderr, "usage: %s [threads 1..256] [seconds]\n", argv[0]);
+		fprintf(stderr,
+			"usage: %s [threads 1..256] [seconds]\n       %s --gc-stress [seconds]\n",
+			argv[0], argv[0]);
 		return 2;
 	}
 	gcmap_thread_register();

@@ -175,19 +175,22 @@ int main(int argc, char **argv)
 			struct is_result r;
 			bool overlap;
 
-			if ((k == 0 && cl.kinds == KINDS_BYTES) || (k == 1 && cl.kinds == KINDS_U64))
+			if ((k == 0 && cl.kinds == KINDS_BYTES) ||
+			    (k == 1 && cl.kinds == KINDS_U64))
 				continue;
 			o.kind = k ? GCMAP_KEY_BYTES : GCMAP_KEY_U64;
 			o.seed = cl.o.seed + runs;
 			err = is_run(&o, &r);
 			if (err) {
-				fprintf(stderr, "iterstress: cannot run: %s\n", gcmap_strerror(err));
+				fprintf(stderr, "iterstress: cannot run: %s\n",
+					gcmap_strerror(err));
 				return 2;
 			}
 			runs++;
 			overlap = r.grows_live && r.shrinks_live && r.gp_live &&
 				  r.iterations >= o.min_iterations;
-			printf("iterstress: %s keys, seed %" PRIu64 ": %.1f s, %lu walks (%lu entries), "
+			printf("iterstress: %s keys, seed %" PRIu64
+			       ": %.1f s, %lu walks (%lu entries), "
 			       "%lu waves, %lu writes; grows %lu, shrinks %lu, rebuilds %lu; during "
 			       "walks: %lu grows, %lu shrinks, %lu walks saw a grace period (of "
 			       "%lu); violations: %lu duplicates, %lu missed, %lu bad values, %lu "
@@ -223,8 +226,8 @@ int main(int argc, char **argv)
 		return bad_runs ? 1 : 0;
 	}
 	if (bad_runs) {
-		printf("iterstress: FAILED in %lu of %lu runs (seed %" PRIu64 ")\n", bad_runs,
-		       runs, cl.o.seed);
+		printf("iterstress: FAILED in %lu of %lu runs (seed %" PRIu64 ")\n", bad_runs, runs,
+		       cl.o.seed);
 		return 1;
 	}
 	printf("iterstress: passed (%lu runs)\n", runs);

@@ -44,11 +44,12 @@
  * writers wait; a grace-period thread calls gcmap_synchronize() in a loop.
  *
  * Overlap, counted by the iterators between two of their gcmap_iter_next()
- * calls, after the first entry of the walk and before its end: grows and
- * shrinks that completed (the map's counters changed), and whether a
- * gcmap_synchronize() that began after the walk began has returned.
- * The iterator yields every yield_every entries, so resizes and grace
- * periods land in the middle of walks.
+ * calls, after the first entry of the walk and before its end (summed over
+ * iterators): grows and shrinks that completed (the map's counters
+ * changed), and whether a gcmap_synchronize() that began after the walk's
+ * first entry has returned (it could not if the walk held a read-side
+ * section from its first step on). The iterator yields every yield_every
+ * entries, so resizes and grace periods land in the middle of walks.
  *
  * Negative control: no_filter sets GCMAP_TEST_ITER_NO_FILTER, which makes a
  * step after a shrink re-yield the part of the merged chain the walk had
@@ -168,8 +169,8 @@ struct is_ctx {
 	unsigned long progress; /* entries returned by all iterators */
 	unsigned long gp_started, gp_done;
 	/* Counters of struct is_result, updated with atomics. */
-	unsigned long iterations, entries, waves, writes, grows_live, shrinks_live, gp_live,
-		gps, dups, missed, bad_values, errors;
+	unsigned long iterations, entries, waves, writes, grows_live, shrinks_live, gp_live, gps,
+		dups, missed, bad_values, errors;
 	pthread_mutex_t lock; /* first */
 	char first[512];
 };
@@ -466,8 +467,7 @@ static inline void *is_maint_main(void *arg)
 	while (!__atomic_load_n(&c->stop_writers, __ATOMIC_ACQUIRE)) {
 		rc = gcmap_maintain(c->m, 4, 0);
 		if (rc < 0 && rc != -ENOMEM)
-			is_fail(c, &c->errors, "gcmap_maintain = %d (%s)", rc,
-				gcmap_strerror(rc));
+			is_fail(c, &c->errors, "gcmap_maintain = %d (%s)", rc, gcmap_strerror(rc));
 		if (rc > 0)
 			sched_yield();
 		else
@@ -504,8 +504,9 @@ static inline void is_check_entry(struct is_iter *it, const struct gcmap_entry *
 	if (c->o->kind == GCMAP_KEY_U64) {
 		idx = e->key;
 	} else if (!is_key_decode(e->key_bytes, e->key_len, &idx)) {
-		is_fail(c, &c->bad_values, "walk %lu: a byte key of %zu bytes that was never inserted",
-			walk, e->key_len);
+		is_fail(c, &c->bad_values,
+			"walk %lu: a byte key of %zu bytes that was never inserted", walk,
+			e->key_len);
 		return;
 	}
 	if (idx >= c->nkeys) {
@@ -514,8 +515,9 @@ static inline void is_check_entry(struct is_iter *it, const struct gcmap_entry *
 		return;
 	}
 	if ((v >> 32) != idx + 1) {
-		is_fail(c, &c->bad_values, "walk %lu: key %llu returned with value %#llx of key %llu",
-			walk, (unsigned long long)idx, (unsigned long long)v,
+		is_fail(c, &c->bad_values,
+			"walk %lu: key %llu returned with value %#llx of key %llu", walk,
+			(unsigned long long)idx, (unsigned long long)v,
 			(unsigned long long)(v >> 32) - 1);
 		return;
 	}
@@ -533,7 +535,8 @@ static inline void is_check_entry(struct is_iter *it, const struct gcmap_entry *
 		is_fail(c, &c->bad_values,
 			"walk %lu: key %llu returned with the value of operation %llu, not begun yet "
 			"(latest %llu)",
-			walk, (unsigned long long)idx, (unsigned long long)n, (unsigned long long)hi);
+			walk, (unsigned long long)idx, (unsigned long long)n,
+			(unsigned long long)hi);
 	if (it->seen[idx] && it->seen[idx] < 255)
 		is_fail(c, &c->dups, "walk %lu: key %llu returned twice (value of operation %llu)",
 			walk, (unsigned long long)idx, (unsigned long long)n);
