@@ -20,3 +20,41 @@ stress_lincheck_CPPFLAGS = $(AM_CPPFLAGS) -DGCMAP_TESTHOOKS
 stress_lincheck_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS)
 stress_lincheck_LDADD = lib/libgcmap-test.la $(URCU_LIBS)
 CLEANFILES += stress/lincheck
+
+# iterstress: the iteration contract while writers make the map grow and
+# shrink (stress/iterstress.h has the design). Default: 5 s per key kind.
+# Its negative control: iterstress --no-filter --expect-violation.
+STRESS_PROGS += stress/iterstress
+EXTRA_PROGRAMS += stress/iterstress
+stress_iterstress_SOURCES = stress/iterstress.c stress/iterstress.h
+stress_iterstress_CPPFLAGS = $(AM_CPPFLAGS) -DGCMAP_TESTHOOKS
+stress_iterstress_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS)
+stress_iterstress_LDADD = lib/libgcmap-test.la $(URCU_LIBS)
+CLEANFILES += stress/iterstress
+
+# gcstress: the collector stress: objects moved between keys of attached maps
+# that grow and shrink while cycles run back to back; a map must never hand
+# out a finalized object (examples/gcstress_impl.h has the design; it is
+# shared with examples/gcmap-demo --gc-stress and tests/check_gc.c). Default:
+# one 5 s run. Its negative control: gcstress --no-barrier --expect-violation.
+STRESS_PROGS += stress/gcstress
+EXTRA_PROGRAMS += stress/gcstress
+stress_gcstress_SOURCES = stress/gcstress.c examples/gcstress_impl.h
+stress_gcstress_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/examples
+stress_gcstress_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS)
+stress_gcstress_LDADD = lib/libgcmap-test.la $(URCU_LIBS)
+CLEANFILES += stress/gcstress
+
+# faultstress: random allocation failures (the allocator hook fails each
+# worker allocation with probability -p per mille) under mixed concurrent
+# operations on maps that grow and shrink, with iteration, collector cycles
+# and finalizers; acknowledged entries, -ENOMEM results, invariants, leaks
+# and per-site failure coverage are checked (design at the top of the file).
+# Default: 30 s; tests/faultstress.sh runs a short one in make check.
+STRESS_PROGS += stress/faultstress
+EXTRA_PROGRAMS += stress/faultstress
+stress_faultstress_SOURCES = stress/faultstress.c
+stress_faultstress_CPPFLAGS = $(AM_CPPFLAGS) -DGCMAP_TESTHOOKS
+stress_faultstress_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS)
+stress_faultstress_LDADD = lib/libgcmap-test.la $(URCU_LIBS)
+CLEANFILES += stress/faultstress

@@ -3,7 +3,9 @@
  * injecting allocator (struct gcmap_allocator, also installed as the
  * process-wide allocator for gcmap_defer_free's node) fails the k-th
  * allocation; a scripted workload runs for k = 1, 2, ... until no failure
- * is injected. After each -ENOMEM the map must be unchanged and valid;
+ * is injected. The script: inserts, u64 and byte-string keys, growth,
+ * shrinking, iteration, clear, a collector cycle with finalizers that
+ * unregister their objects. After each -ENOMEM the map must be unchanged and valid;
  * after destroy + barrier every byte must be freed, with the size it was
  * allocated with. Every site of enum gcmap__site must have been failed.
  */
@@ -399,13 +401,15 @@ static void op_iterate(struct run *r)
 			      (unsigned long long)i, seen[i], r->model[i] != NULL);
 }
 
-static unsigned int gc_finalized;
+static unsigned int gc_finalized, gc_fin_unregistered;
 
+/* The finalizer unregisters its object, as a program's would (the registry
+ * delete allocates nothing; its entry is freed after a grace period). */
 static void gc_fin(void *obj, void *arg)
 {
-	(void)arg;
-	(void)obj;
 	gc_finalized++;
+	if (gcmap_gc_unregister(arg, obj) == 0)
+		gc_fin_unregistered++;
 }
 
 /*
@@ -428,8 +432,9 @@ static void op_gc(struct run *r)
 	if (after(r, rc, "gc_attach", 0, true))
 		CK_OK(rc);
 	gc_finalized = 0;
+	gc_fin_unregistered = 0;
 	for (int i = 0; i < 8; i++) {
-		rc = gcmap_gc_register(gc, &objs[i], gc_fin, NULL, NULL);
+		rc = gcmap_gc_register(gc, &objs[i], gc_fin, NULL, gc);
 		if (!after(r, rc, "gc_register", (uint64_t)i, true))
 			continue;
 		CK_OK(rc);
@@ -442,8 +447,12 @@ static void op_gc(struct run *r)
 	if (after(r, rc, "gc_collect", 0, true)) {
 		ck_assert_int_ge(rc, 0);
 		CK_OK(gcmap_gc_run_finalizers(gc, 0) >= 0 ? 0 : -1);
-		/* The registered non-roots, and only they, are finalized. */
+		/* The registered non-roots, and only they, are finalized, and
+		 * each finalizer could unregister its object. */
 		ck_assert_int_eq(gc_finalized, non_roots);
+		ck_assert_int_eq(gc_fin_unregistered, non_roots);
+		if (r->k == 0)
+			ck_assert_int_eq(non_roots, 4);
 	}
 	CK_OK(gcmap_gc_destroy(gc));
 }
@@ -512,6 +521,15 @@ static bool run_script(int kind, unsigned long k)
 		op_insert(&r, i); /* -EEXIST for most */
 	verify_all(&r, "refill", 0);
 	op_iterate(&r);
+	/* Shrink: delete down to a few keys and let maintain finish the
+	 * evacuations the deletes start. */
+	for (uint64_t i = 0; i < NKEYS; i++)
+		if (i % 16 != 1)
+			op_delete(&r, i);
+	op_maintain(&r);
+	verify_all(&r, "shrink", 0);
+	for (uint64_t i = 0; i < 32; i++)
+		op_put(&r, i);
 	op_gc(&r);
 	verify_all(&r, "gc", 0);
 	op_clear(&r);
@@ -530,6 +548,10 @@ static bool run_script(int kind, unsigned long k)
 	st.size = sizeof(st);
 	CK_OK(gcmap_stats(r.m, &st));
 	ck_assert_uint_gt(st.bytes_allocated, 0);
+	/* Without failures the script grows and shrinks the table. */
+	if (k == 0)
+		ck_assert_msg(st.grows > 0 && st.shrinks > 0, "%s: %lu grows, %lu shrinks",
+			      kind_name(kind), st.grows, st.shrinks);
 	CK_OK(gcmap_destroy(r.m));
 out:
 	CK_OK(gcmap_barrier());
