@@ -28,7 +28,7 @@
  */
 #include "internal.h"
 
-#define GC_BUF 32
+#define GC_BUF 16
 
 static __thread struct gc_obj *tls_buf[GC_BUF];
 static __thread unsigned int tls_nbuf;
@@ -97,7 +97,7 @@ int gcmap_gc_store(struct gcmap_gc *gc, void **field, void *val)
 
 	if (!gc || !field)
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
 	gcmap__rcu_read_lock();
 	/* Release pairs with gcmap_gc_load() in trace functions and readers:

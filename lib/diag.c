@@ -149,7 +149,7 @@ static int json_args(const void *obj, char *buf, size_t len)
 {
 	if (!obj || (!buf && len > 0))
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
 	if (len > 0)
 		buf[0] = '\0';

@@ -462,7 +462,7 @@ int gcmap_maintain(struct gcmap *map, unsigned int budget, unsigned int flags)
 
 	if (!map || (flags & ~(unsigned int)GCMAP_MAINTAIN_SHRINK_TO_FIT))
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
 	gcmap__rcu_read_lock();
 	while (budget > 0) {

@@ -48,10 +48,16 @@ static struct gc_obj *pop_ready(struct gcmap_gc *gc)
 
 static void run_one(struct gcmap_gc *gc, struct gc_obj *e)
 {
+	gcmap_finalize_fn fn;
+
+	/* Running counts as "still finalizable" for the sweep, so what the
+	 * object reaches stays alive until its finalizer has returned. Set
+	 * before the exchange: a sweep that sees the finalizer gone (acquire,
+	 * pairing with the exchange) sees this flag. */
+	__atomic_store_n(&e->running, 1, __ATOMIC_RELEASE);
 	/* Exchange: the finalizer runs at most once. Acquire pairs with the
 	 * release publication of the entry at registration. */
-	gcmap_finalize_fn fn = __atomic_exchange_n(&e->finalize, NULL, __ATOMIC_ACQ_REL);
-
+	fn = __atomic_exchange_n(&e->finalize, NULL, __ATOMIC_ACQ_REL);
 	if (fn && !__atomic_load_n(&e->dead, __ATOMIC_ACQUIRE)) {
 		/* Set first: a finalizer that resurrects its object is seen as
 		 * finalized by the next sweep. Release pairs with its acquire. */
@@ -60,6 +66,7 @@ static void run_one(struct gcmap_gc *gc, struct gc_obj *e)
 		fn(e->obj, e->arg);
 		__atomic_fetch_add(&gc->nr_finalized, 1, __ATOMIC_RELAXED);
 	}
+	__atomic_store_n(&e->running, 0, __ATOMIC_RELEASE);
 	__atomic_fetch_sub(&gc->nr_pending, 1, __ATOMIC_RELAXED);
 	gcmap__gc_obj_put(e); /* the queue's reference */
 }
@@ -70,9 +77,9 @@ int gcmap_gc_run_finalizers(struct gcmap_gc *gc, unsigned int max)
 
 	if (!gc)
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
-	if (gcmap__tls_depth > 0)
+	if (gcmap__tls.depth > 0)
 		return -EDEADLK;
 	while (!max || (unsigned int)n < max) {
 		struct gc_obj *e = pop_ready(gc);

@@ -73,7 +73,7 @@ int gcmap_gc_create(const struct gcmap_gc_options *opts, struct gcmap_gc **out)
 	if (o.size != sizeof(o) ||
 	    (o.flags & ~(unsigned int)(GCMAP_GC_F_BACKGROUND | GCMAP_GC_F_UNSAFE_NO_BARRIER)))
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
 	gc = gcmap__alloc(NULL, sizeof(*gc), true, GCMAP_SITE_GC);
 	if (!gc)
@@ -126,9 +126,9 @@ int gcmap_gc_destroy(struct gcmap_gc *gc)
 
 	if (!gc)
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
-	if (gcmap__tls_depth > 0)
+	if (gcmap__tls.depth > 0)
 		return -EDEADLK;
 	gcmap__gc_bg_stop(gc);
 	gcmap__diag_remove_gc(gc);
@@ -201,9 +201,9 @@ int gcmap_gc_attach(struct gcmap_gc *gc, struct gcmap *map)
 
 	if (!gc || !map)
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
-	if (gcmap__tls_depth > 0)
+	if (gcmap__tls.depth > 0)
 		return -EDEADLK; /* a cycle may hold the lock across a grace period */
 	pthread_mutex_lock(&gc->mark_lock);
 	if (gc->nr_maps == gc->maps_cap) {
@@ -270,9 +270,9 @@ int gcmap_gc_detach(struct gcmap *map)
 
 	if (!map)
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
-	if (gcmap__tls_depth > 0)
+	if (gcmap__tls.depth > 0)
 		return -EDEADLK;
 	gc = __atomic_load_n(&map->gc, __ATOMIC_ACQUIRE);
 	if (!gc)
@@ -298,7 +298,7 @@ int gcmap_gc_register(struct gcmap_gc *gc, void *obj, gcmap_finalize_fn finalize
 
 	if (!gc || !obj)
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
 	e = gcmap__alloc(NULL, sizeof(*e), true, GCMAP_SITE_GC);
 	if (!e)
@@ -371,7 +371,7 @@ int gcmap_gc_unregister(struct gcmap_gc *gc, void *obj)
 
 	if (!gc || !obj)
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
 	err = gcmap_delete_u64(gc->registry, (uint64_t)(uintptr_t)obj, &v);
 	if (err)
@@ -391,7 +391,7 @@ int gcmap_gc_root_add(struct gcmap_gc *gc, void *obj)
 
 	if (!gc || !obj)
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
 	gcmap__rcu_read_lock();
 	e = lookup_rcu(gc, obj);
@@ -419,7 +419,7 @@ int gcmap_gc_root_remove(struct gcmap_gc *gc, void *obj)
 
 	if (!gc || !obj)
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
 	gcmap__rcu_read_lock();
 	e = lookup_rcu(gc, obj);
@@ -451,9 +451,9 @@ static int check_ctx(struct gcmap_gc *gc)
 {
 	if (!gc)
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
-	if (gcmap__tls_depth > 0)
+	if (gcmap__tls.depth > 0)
 		return -EDEADLK;
 	return 0;
 }
@@ -705,10 +705,11 @@ static int collect_candidates(const struct gcmap_entry *ent, void *arg)
 		}
 		return 0;
 	}
-	/* Queued objects whose finalizer has not run yet are candidates too:
-	 * they are not queued again, but what they reach must stay alive
-	 * until their finalizer ran (ordering). */
-	if (__atomic_load_n(&e->finalize, __ATOMIC_ACQUIRE))
+	/* Queued objects whose finalizer has not run or is running are
+	 * candidates too: they are not queued again, but what they reach must
+	 * stay alive until their finalizer has returned (ordering). */
+	if (__atomic_load_n(&e->finalize, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&e->running, __ATOMIC_ACQUIRE))
 		return push(cands, e);
 	return 0;
 }
@@ -829,7 +830,7 @@ int gcmap_gc_stats(struct gcmap_gc *gc, struct gcmap_gc_stats *st)
 
 	if (!gc || !st || st->size < sizeof(*st))
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
 	memset(&s, 0, sizeof(s));
 	s.size = sizeof(s);

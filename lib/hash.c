@@ -80,17 +80,6 @@ uint64_t gcmap__siphash(const uint64_t k[2], const void *data, size_t len)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
-uint64_t gcmap__hash_u64(const struct gcmap *map, uint64_t key)
-{
-	/* The splitmix64 finaliser over the seeded key: every input bit
-	 * affects every output bit; the seed makes bucket choice per-map. */
-	uint64_t h = key ^ map->seed[0];
-
-	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-	return h ^ (h >> 31);
-}
-
 uint64_t gcmap__hash_bytes(const struct gcmap *map, const void *key, size_t len)
 {
 	return gcmap__siphash(map->seed, key, len);

@@ -161,6 +161,7 @@ struct gc_obj {
 	uint32_t roots; /* root count; atomic */
 	uint8_t dead; /* unregistered; atomic */
 	uint8_t finalized; /* its finalizer ran; atomic */
+	uint8_t running; /* its finalizer is running; atomic */
 	uint8_t queued; /* queued for finalization (marker only) */
 	uint8_t resurrect_counted; /* marker only */
 	long refs; /* atomic */
@@ -275,7 +276,17 @@ extern unsigned long gcmap__site_calls[GCMAP_NR_SITES];
 const char *gcmap__site_name(enum gcmap__site site);
 
 /* Hashing (lib/hash.c). */
-uint64_t gcmap__hash_u64(const struct gcmap *map, uint64_t key);
+static inline uint64_t gcmap__hash_u64(const struct gcmap *map, uint64_t key)
+{
+	/* The splitmix64 finaliser over the seeded key: every input bit
+	 * affects every output bit; the seed makes bucket choice per-map.
+	 * Inline: it is on every lookup's path. */
+	uint64_t h = key ^ map->seed[0];
+
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+	return h ^ (h >> 31);
+}
 uint64_t gcmap__hash_bytes(const struct gcmap *map, const void *key, size_t len);
 uint64_t gcmap__siphash(const uint64_t k[2], const void *data, size_t len);
 void gcmap__random_seed(uint64_t seed[2]);

@@ -192,7 +192,7 @@ static int step(struct gcmap_iter *it)
 	do {
 		gcmap__rcu_read_lock();
 		err = snapshot_rcu(it, it->cursor, &span_log);
-		it->section = gcmap__tls_section;
+		it->section = gcmap__tls.section;
 		gcmap__rcu_read_unlock();
 	} while (err == -EAGAIN);
 	if (err)
@@ -213,7 +213,7 @@ int gcmap_iter_begin(struct gcmap *map, struct gcmap_iter **out)
 
 	if (!map || !out)
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
 	it = gcmap__alloc(map, sizeof(*it), true, GCMAP_SITE_ITER);
 	if (!it)
@@ -237,7 +237,7 @@ static bool refresh(struct gcmap_iter *it, struct gcmap_entry *e)
 {
 	int err;
 
-	if (gcmap__tls_depth == 0 || it->section == gcmap__tls_section)
+	if (gcmap__tls.depth == 0 || it->section == gcmap__tls.section)
 		return true;
 	if (it->map->kind == GCMAP_KEY_U64)
 		err = gcmap_get_u64(it->map, e->key, &e->value);
@@ -252,7 +252,7 @@ int gcmap_iter_next(struct gcmap_iter *it, struct gcmap_entry *e)
 
 	if (!it || !e)
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
 	do {
 		while (it->pos == it->n) {

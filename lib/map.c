@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define ONES 0x0101010101010101ULL
-#define LOWS7 0x7f7f7f7f7f7f7f7fULL
+#define HIGHS 0x8080808080808080ULL
 #define READ_SPINS_BEFORE_YIELD 256
 
 /* A key as the caller gave it, with its hash and tag. */
@@ -29,11 +29,18 @@ struct pos {
 	unsigned int i;
 };
 
+/*
+ * The tag: the hash's top byte, never 0 (empty) nor 1. Excluding 1 makes
+ * the cheap zero-byte test of match_tags() safe: its only false positives
+ * are slots whose tag is the searched tag XOR 1, hence never empty slots
+ * (whose stale key must not be compared), only live ones whose key compare
+ * then fails.
+ */
 static inline uint8_t tag_of(uint64_t hash)
 {
 	uint8_t t = (uint8_t)(hash >> 56);
 
-	return t ? t : 1;
+	return t < 2 ? (uint8_t)(t + 2) : t;
 }
 
 /*
@@ -138,16 +145,17 @@ static inline void set_val_locked(struct gcmap_bucket *b, unsigned int i, void *
 }
 
 /*
- * The slots holding @tag, as a mask with bit 7 of each matching byte set.
- * Exact (no false positives from borrows, unlike the (x - 1) & ~x trick):
- * an empty slot may hold a stale key pointer that is already freed, so an
- * empty slot must never be reported.
+ * The slots holding @tag, as a mask with bit 7 of each matching byte set,
+ * plus possibly slots whose tag is @tag ^ 1 (the borrow of the classic
+ * zero-byte test). Those are live slots (tag_of() never yields 1, so @tag ^ 1
+ * is never 0): an empty slot, whose stale key may be freed, is never
+ * reported.
  */
 static inline uint64_t match_tags(uint64_t tags, uint8_t tag)
 {
 	uint64_t x = tags ^ (ONES * tag);
 
-	return ~(((x & LOWS7) + LOWS7) | x | LOWS7);
+	return (x - ONES) & ~x & HIGHS;
 }
 
 static inline bool key_eq(const struct gcmap *map, const struct kref *k, uint64_t slotkey)
@@ -215,12 +223,11 @@ static bool chain_find_rcu(const struct gcmap *map, const struct gcmap_bucket *h
  * loads of its sequence word; a change or a writer in progress means retry.
  * A chain marked moved is followed to the current table (evacuation).
  */
-static bool lookup_rcu(const struct gcmap *map, const struct kref *k, void **val)
+static bool lookup_from_rcu(const struct gcmap *map, const struct gcmap_table *tbl,
+			    const struct kref *k, void **val)
 {
-	const struct gcmap_table *tbl = table_rcu(map);
 	unsigned int spins = 0;
 
-	GCMAP_SCHED_POINT("reader:table-loaded");
 	for (;;) {
 		const struct gcmap_bucket *head = home_bucket(tbl, k->hash);
 		uint32_t s1 = seq_rcu(head);
@@ -245,6 +252,68 @@ static bool lookup_rcu(const struct gcmap *map, const struct kref *k, void **val
 		else
 			cpu_relax();
 	}
+}
+
+static bool lookup_rcu(const struct gcmap *map, const struct kref *k, void **val)
+{
+	const struct gcmap_table *tbl = table_rcu(map);
+
+	GCMAP_SCHED_POINT("reader:table-loaded");
+	return lookup_from_rcu(map, tbl, k, val);
+}
+
+/* The slow half of lookup_u64_rcu(): out of line, so that the fast path
+ * keeps its key in registers. */
+static __attribute__((noinline)) bool lookup_u64_slow_rcu(const struct gcmap *map,
+							  const struct gcmap_table *tbl,
+							  uint64_t key, uint64_t hash, void **val)
+{
+	struct kref k = { .hash = hash, .u64 = key, .tag = tag_of(hash) };
+
+	return lookup_from_rcu(map, tbl, &k, val);
+}
+
+/*
+ * The lookup fast path for 64-bit keys: the protocol of lookup_rcu(),
+ * specialised (no key-kind branch, chain scan inlined, one pass). Anything
+ * unusual (a writer in the chain, a moved chain, a change during the scan)
+ * continues out of line in lookup_from_rcu(), from the same table.
+ */
+static inline bool lookup_u64_rcu(const struct gcmap *map, uint64_t key, uint64_t hash,
+				  void **val)
+{
+	const struct gcmap_table *tbl = table_rcu(map);
+	const uint64_t pattern = ONES * tag_of(hash);
+	const struct gcmap_bucket *head;
+	uint32_t s1;
+	void *v = NULL;
+	bool found = false;
+
+	GCMAP_SCHED_POINT("reader:table-loaded");
+	head = home_bucket(tbl, hash);
+	s1 = seq_rcu(head);
+	if (__builtin_expect(s1 & (SEQ_WRITING | SEQ_MOVED), 0))
+		return lookup_u64_slow_rcu(map, tbl, key, hash, val);
+	for (const struct gcmap_bucket *b = head; b; b = overflow_rcu(b)) {
+		uint64_t x = tags_rcu(b) ^ pattern;
+		uint64_t m = (x - ONES) & ~x & HIGHS; /* see match_tags() */
+
+		while (m) {
+			unsigned int i = (unsigned int)__builtin_ctzll(m) >> 3;
+
+			m &= m - 1;
+			if (key_rcu(b, i) == key) {
+				v = val_rcu(b, i);
+				found = true;
+				goto out;
+			}
+		}
+	}
+out:
+	if (__builtin_expect(seq_rcu(head) != s1, 0))
+		return lookup_u64_slow_rcu(map, tbl, key, hash, val);
+	*val = v;
+	return found;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -507,7 +576,7 @@ static inline int check_map(const struct gcmap *map, enum gcmap_key_kind kind)
 {
 	if (!map)
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
 #ifdef GCMAP_DEBUG
 	if (map->magic != GCMAP_MAGIC)
@@ -577,10 +646,27 @@ static int do_write(struct gcmap *map, const struct kref *k, enum wop op, void *
 
 int gcmap_get_u64(struct gcmap *map, uint64_t key, void **val)
 {
-	struct kref k;
-	int err = kref_u64(map, key, &k);
+	void *v;
+	bool found;
+	int err = check_map(map, GCMAP_KEY_U64);
 
-	return err ? err : do_get(map, &k, val);
+	if (err)
+		return err;
+	/* A leaf section: nothing in the lookup checks gcmap's depth. */
+#ifdef GCMAP_DEBUG
+	__atomic_fetch_add(&map->active, 1, __ATOMIC_RELAXED);
+#endif
+	gcmap__rcu_read_lock_leaf();
+	found = lookup_u64_rcu(map, key, gcmap__hash_u64(map, key), &v);
+	gcmap__rcu_read_unlock_leaf();
+#ifdef GCMAP_DEBUG
+	__atomic_fetch_sub(&map->active, 1, __ATOMIC_RELAXED);
+#endif
+	if (!found)
+		return -ENOENT;
+	if (val)
+		*val = v;
+	return 0;
 }
 
 int gcmap_get_bytes(struct gcmap *map, const void *key, size_t len, void **val)
@@ -894,9 +980,9 @@ int gcmap_destroy(struct gcmap *map)
 
 	if (!map)
 		return -EINVAL;
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
-	if (gcmap__tls_depth > 0)
+	if (gcmap__tls.depth > 0)
 		return -EDEADLK;
 #ifdef GCMAP_DEBUG
 	if (map->magic != GCMAP_MAGIC)

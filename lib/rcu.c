@@ -17,9 +17,7 @@ extern __thread struct urcu_reader urcu_memb_reader;
 
 char gcmap__gp_token;
 static char cb_done_token; /* TSan: "a callback has finished" */
-__thread bool gcmap__tls_registered;
-__thread int gcmap__tls_depth;
-__thread unsigned long gcmap__tls_section;
+__thread struct gcmap__tls gcmap__tls;
 static __thread unsigned int tls_stripe;
 static unsigned int next_stripe; /* relaxed counter: spreads threads over stripes */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -152,7 +150,7 @@ void gcmap__rcu_unregister(void)
 
 bool gcmap__registered(void)
 {
-	return gcmap__tls_registered;
+	return gcmap__tls.registered;
 }
 
 unsigned int gcmap__stripe(void)
@@ -162,40 +160,40 @@ unsigned int gcmap__stripe(void)
 
 int gcmap__read_depth(void)
 {
-	return gcmap__tls_depth;
+	return gcmap__tls.depth;
 }
 
 int gcmap_thread_register(void)
 {
-	if (gcmap__tls_registered)
+	if (gcmap__tls.registered)
 		return -EALREADY;
 	pthread_once(&atfork_once, install_atfork);
 	gcmap__rcu_register();
-	gcmap__tls_registered = true;
-	gcmap__tls_depth = 0;
+	gcmap__tls.registered = true;
+	gcmap__tls.depth = 0;
 	tls_stripe = __atomic_fetch_add(&next_stripe, 1, __ATOMIC_RELAXED) % GCMAP_NR_STRIPES;
 	return 0;
 }
 
 int gcmap_thread_unregister(void)
 {
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
-	if (gcmap__tls_depth > 0)
+	if (gcmap__tls.depth > 0)
 		return -EBUSY;
 	gcmap__rcu_unregister();
-	gcmap__tls_registered = false;
+	gcmap__tls.registered = false;
 	return 0;
 }
 
 int gcmap_thread_registered(void)
 {
-	return gcmap__tls_registered ? 1 : 0;
+	return gcmap__tls.registered ? 1 : 0;
 }
 
 int gcmap_read_lock(void)
 {
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
 	gcmap__rcu_read_lock();
 	return 0;
@@ -203,7 +201,7 @@ int gcmap_read_lock(void)
 
 int gcmap_read_unlock(void)
 {
-	if (!gcmap__tls_registered || gcmap__tls_depth <= 0)
+	if (!gcmap__tls.registered || gcmap__tls.depth <= 0)
 		return -EPERM;
 	gcmap__rcu_read_unlock();
 	return 0;
@@ -211,9 +209,9 @@ int gcmap_read_unlock(void)
 
 int gcmap_synchronize(void)
 {
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
-	if (gcmap__tls_depth > 0)
+	if (gcmap__tls.depth > 0)
 		return -EDEADLK;
 	gcmap__rcu_synchronize();
 	return 0;
@@ -221,9 +219,9 @@ int gcmap_synchronize(void)
 
 int gcmap_barrier(void)
 {
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
-	if (gcmap__tls_depth > 0)
+	if (gcmap__tls.depth > 0)
 		return -EDEADLK;
 	gcmap__rcu_barrier();
 	return 0;
@@ -251,7 +249,7 @@ int gcmap_defer_free(void *ptr, void (*fn)(void *ptr))
 {
 	struct defer_node *n;
 
-	if (!gcmap__tls_registered)
+	if (!gcmap__tls.registered)
 		return -EPERM;
 	n = gcmap__alloc(NULL, sizeof(*n), false, GCMAP_SITE_DEFER);
 	if (!n)

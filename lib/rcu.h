@@ -54,10 +54,16 @@ void __tsan_ignore_thread_end(void);
 /* The TSan synchronisation object standing for "a grace period". */
 extern char gcmap__gp_token;
 
-/* Per-thread state: registration flag and read-side nesting depth. */
-extern __thread bool gcmap__tls_registered;
-extern __thread int gcmap__tls_depth;
-extern __thread unsigned long gcmap__tls_section; /* outermost sections entered */
+/*
+ * Per-thread state, in one thread-local struct so that a lookup reaches all
+ * of it through one address (the library is built with initial-exec TLS).
+ */
+struct gcmap__tls {
+	bool registered; /* gcmap_thread_register() was called */
+	int depth; /* read-side nesting depth through gcmap's wrappers */
+	unsigned long section; /* outermost sections entered (iteration) */
+};
+extern __thread struct gcmap__tls gcmap__tls;
 
 /* container_of through void *, so clang's -Wcast-align stays quiet. */
 #define gcmap__container_of(ptr, type, member) \
@@ -72,17 +78,33 @@ struct gcmap__rcu_head {
 static inline void gcmap__rcu_read_lock(void)
 {
 	rcu_read_lock();
-	if (gcmap__tls_depth++ == 0)
-		gcmap__tls_section++;
+	if (gcmap__tls.depth++ == 0)
+		gcmap__tls.section++;
 }
 
 static inline void gcmap__rcu_read_unlock(void)
 {
-	gcmap__tls_depth--;
+	gcmap__tls.depth--;
 	/* Pairs with the acquire after every grace period (synchronize and
 	 * the call_rcu trampoline): what this section read happens before the
 	 * reclamation that waited for it. */
 	GCMAP_TSAN_RELEASE(&gcmap__gp_token);
+	rcu_read_unlock();
+}
+
+/*
+ * A read-side section that gcmap's own bookkeeping (depth, section count)
+ * does not see: for leaf operations that call nothing that checks the
+ * depth (the lookup fast path). Still annotated for TSan.
+ */
+static inline void gcmap__rcu_read_lock_leaf(void)
+{
+	rcu_read_lock();
+}
+
+static inline void gcmap__rcu_read_unlock_leaf(void)
+{
+	GCMAP_TSAN_RELEASE(&gcmap__gp_token); /* as in gcmap__rcu_read_unlock() */
 	rcu_read_unlock();
 }
 

@@ -173,7 +173,7 @@ static int check_table(struct gcmap *map, const struct gcmap_table *tbl,
 					if (h != sk->hash)
 						FAIL("key copy with a stale hash");
 				}
-				want = (uint8_t)(h >> 56) ? (uint8_t)(h >> 56) : 1;
+				want = (uint8_t)(h >> 56) < 2 ? (uint8_t)((h >> 56) + 2) : (uint8_t)(h >> 56);
 				if (t != want)
 					FAIL("tag %u != %u in bucket %llu", t, want,
 					     (unsigned long long)i);
