@@ -570,7 +570,8 @@ typedef void (*gcmap_trace_fn)(void *obj, gcmap_visit_fn visit, void *ctx);
  * unreachable and a grace period passed, with no read-side section held and
  * never from a call_rcu callback, on the finalizer thread or in
  * gcmap_gc_run_finalizers(). It may use maps (even destroy one), unregister
- * and free @obj, or resurrect it.
+ * and free @obj, or resurrect it. A cycle that ends while a finalizer of
+ * its domain runs queues nothing (the next one does).
  */
 typedef void (*gcmap_finalize_fn)(void *obj, void *arg);
 

@@ -50,6 +50,8 @@ static void run_one(struct gcmap_gc *gc, struct gc_obj *e)
 {
 	gcmap_finalize_fn fn;
 
+	/* Shared with other finalizers, excluded with a sweep (see fin_rw). */
+	pthread_rwlock_rdlock(&gc->fin_rw);
 	/* Running counts as "still finalizable" for the sweep, so what the
 	 * object reaches stays alive until its finalizer has returned. Set
 	 * before the exchange: a sweep that sees the finalizer gone (acquire,
@@ -67,6 +69,7 @@ static void run_one(struct gcmap_gc *gc, struct gc_obj *e)
 		__atomic_fetch_add(&gc->nr_finalized, 1, __ATOMIC_RELAXED);
 	}
 	__atomic_store_n(&e->running, 0, __ATOMIC_RELEASE);
+	pthread_rwlock_unlock(&gc->fin_rw);
 	__atomic_fetch_sub(&gc->nr_pending, 1, __ATOMIC_RELAXED);
 	gcmap__gc_obj_put(e); /* the queue's reference */
 }

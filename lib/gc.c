@@ -90,6 +90,7 @@ int gcmap_gc_create(const struct gcmap_gc_options *opts, struct gcmap_gc **out)
 	pthread_mutex_init(&gc->zlock, NULL);
 	pthread_mutex_init(&gc->fin_lock, NULL);
 	pthread_cond_init(&gc->fin_cv, NULL);
+	pthread_rwlock_init(&gc->fin_rw, NULL);
 	if (o.flags & GCMAP_GC_F_BACKGROUND) {
 		err = gcmap__gc_bg_start(gc);
 		if (err) {
@@ -169,6 +170,7 @@ int gcmap_gc_destroy(struct gcmap_gc *gc)
 	pthread_mutex_destroy(&gc->zlock);
 	pthread_mutex_destroy(&gc->fin_lock);
 	pthread_cond_destroy(&gc->fin_cv);
+	pthread_rwlock_destroy(&gc->fin_rw);
 	gcmap__free(NULL, gc, sizeof(*gc));
 	return 0;
 }
@@ -793,6 +795,7 @@ static void end_cycle(struct gcmap_gc *gc, int queued)
 
 int gcmap_gc_finish(struct gcmap_gc *gc)
 {
+	bool swept;
 	int r = check_ctx(gc);
 
 	if (r)
@@ -802,18 +805,30 @@ int gcmap_gc_finish(struct gcmap_gc *gc)
 	while (r == 1);
 	if (r < 0 && r != -EINVAL)
 		return r;
-	/* Whoever holds the lock when marking has ended sweeps, once; a new
-	 * cycle cannot begin before (need_sweep). */
+	/*
+	 * Whoever holds the lock when marking has ended sweeps, once; a new
+	 * cycle cannot begin before (need_sweep). The sweep traces objects
+	 * whose finalizers are pending, so no finalizer may run meanwhile
+	 * (fin_rw, taken first: a finalizer may take mark_lock). If one is
+	 * running, this cycle queues nothing (everything unmarked survives it,
+	 * what a running finalizer's object reaches included) rather than
+	 * wait for user code: the next cycle sweeps.
+	 */
+	swept = pthread_rwlock_trywrlock(&gc->fin_rw) == 0;
 	pthread_mutex_lock(&gc->mark_lock);
 	if (!gc->need_sweep) {
 		pthread_mutex_unlock(&gc->mark_lock);
+		if (swept)
+			pthread_rwlock_unlock(&gc->fin_rw);
 		return r;
 	}
-	r = sweep_locked(gc);
+	r = swept ? sweep_locked(gc) : 0;
 	gc->need_sweep = false;
 	end_cycle(gc, r);
 	GCMAP_TRACE3(gc_finish, gc, __atomic_load_n(&gc->nr_marked, __ATOMIC_RELAXED), r);
 	pthread_mutex_unlock(&gc->mark_lock);
+	if (swept)
+		pthread_rwlock_unlock(&gc->fin_rw);
 	return r;
 }
 

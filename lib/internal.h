@@ -208,6 +208,11 @@ struct gcmap_gc {
 	bool cycle_active;
 	struct gc_obj *zombies;
 
+	/* Finalizers run holding it shared; the sweep holds it exclusively
+	 * (taken before mark_lock), so it never traces an object whose
+	 * finalizer may be freeing it, and what a finalizer's object reaches
+	 * stays alive until the finalizer has returned. */
+	pthread_rwlock_t fin_rw;
 	/* Finalizers ready to run (a grace period passed), under fin_lock. */
 	pthread_mutex_t fin_lock;
 	pthread_cond_t fin_cv;

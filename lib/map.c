@@ -992,13 +992,16 @@ int gcmap_destroy(struct gcmap *map)
 	if (__atomic_load_n(&map->gc, __ATOMIC_ACQUIRE))
 		gcmap_gc_detach(map);
 	if (__atomic_load_n(&map->nr_iters, __ATOMIC_RELAXED) > 0)
-		return -EBUSY;
+		return -EBUSY; /* (a map attached to a collector stays detached) */
+	/* Off the GCMAP_STATS writer's list first: it runs gcmap_count. */
+	gcmap__diag_remove_map(map);
 	gcmap__bg_stop(map);
 #ifdef GCMAP_DEBUG
-	if (__atomic_load_n(&map->active, __ATOMIC_RELAXED) != 0)
+	if (__atomic_load_n(&map->active, __ATOMIC_RELAXED) != 0) {
+		gcmap__diag_add_map(map);
 		return -EBUSY;
+	}
 #endif
-	gcmap__diag_remove_map(map);
 	tbl = __atomic_exchange_n(&map->tbl, NULL, __ATOMIC_ACQ_REL);
 	map->magic = GCMAP_DEAD;
 	/* No user is left (the contract): nothing can reach the table. */
