@@ -608,7 +608,7 @@ int gcmap_gc_step(struct gcmap_gc *gc, unsigned int budget)
 		}
 		if (gc->scan_map < gc->nr_maps) {
 			if (!gc->scan_it) {
-				err = gcmap_iter_begin(gc->maps[gc->scan_map], &gc->scan_it);
+				err = gcmap__iter_begin(gc->maps[gc->scan_map], &gc->scan_it, true);
 				if (err)
 					break;
 			}

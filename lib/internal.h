@@ -379,6 +379,9 @@ void gcmap__diag_remove_map(struct gcmap *map);
 void gcmap__diag_add_gc(struct gcmap_gc *gc);
 void gcmap__diag_remove_gc(struct gcmap_gc *gc);
 
+/* An iterator; @internal: the collector's (not counted in nr_iters). */
+int gcmap__iter_begin(struct gcmap *map, struct gcmap_iter **out, bool internal);
+
 /* Threads (lib/rcu.c). */
 bool gcmap__registered(void);
 unsigned int gcmap__stripe(void); /* this thread's counter stripe */

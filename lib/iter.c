@@ -54,6 +54,7 @@ struct gcmap_iter {
 	struct iter_ent *ents; /* the current snapshot */
 	size_t cap, n, pos;
 	unsigned long section; /* the caller's read-side section of the snapshot */
+	bool internal; /* the collector's: not counted as a user iterator */
 	unsigned char *keybuf; /* key bytes of the snapshot (byte-key maps) */
 	size_t kcap, klen;
 };
@@ -207,7 +208,7 @@ static int step(struct gcmap_iter *it)
 	return 0;
 }
 
-int gcmap_iter_begin(struct gcmap *map, struct gcmap_iter **out)
+int gcmap__iter_begin(struct gcmap *map, struct gcmap_iter **out, bool internal)
 {
 	struct gcmap_iter *it;
 
@@ -219,10 +220,19 @@ int gcmap_iter_begin(struct gcmap *map, struct gcmap_iter **out)
 	if (!it)
 		return -ENOMEM;
 	it->map = map;
+	it->internal = internal;
 	account(map, sizeof(*it), 0);
-	__atomic_fetch_add(&map->nr_iters, 1, __ATOMIC_RELAXED);
+	/* User iterators keep gcmap_destroy() away; the marker's are ended
+	 * by detaching, which destroy does itself. */
+	if (!internal)
+		__atomic_fetch_add(&map->nr_iters, 1, __ATOMIC_RELAXED);
 	*out = it;
 	return 0;
+}
+
+int gcmap_iter_begin(struct gcmap *map, struct gcmap_iter **out)
+{
+	return gcmap__iter_begin(map, out, false);
 }
 
 /*
@@ -290,8 +300,9 @@ int gcmap_iter_end(struct gcmap_iter *it)
 	gcmap__free(map, it->ents, it->cap * sizeof(*it->ents));
 	gcmap__free(map, it->keybuf, it->kcap);
 	account(map, 0, it->cap * sizeof(*it->ents) + it->kcap + sizeof(*it));
+	if (!it->internal)
+		__atomic_fetch_sub(&map->nr_iters, 1, __ATOMIC_RELAXED);
 	gcmap__free(map, it, sizeof(*it));
-	__atomic_fetch_sub(&map->nr_iters, 1, __ATOMIC_RELAXED);
 	return 0;
 }
 

@@ -988,11 +988,11 @@ int gcmap_destroy(struct gcmap *map)
 	if (map->magic != GCMAP_MAGIC)
 		return -EINVAL;
 #endif
-	/* Detach first: the collector's marker may hold an iterator of it. */
+	if (__atomic_load_n(&map->nr_iters, __ATOMIC_RELAXED) > 0)
+		return -EBUSY;
+	/* Detach (ends the marker's iterator of it, which is not counted). */
 	if (__atomic_load_n(&map->gc, __ATOMIC_ACQUIRE))
 		gcmap_gc_detach(map);
-	if (__atomic_load_n(&map->nr_iters, __ATOMIC_RELAXED) > 0)
-		return -EBUSY; /* (a map attached to a collector stays detached) */
 	/* Off the GCMAP_STATS writer's list first: it runs gcmap_count. */
 	gcmap__diag_remove_map(map);
 	gcmap__bg_stop(map);

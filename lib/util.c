@@ -134,6 +134,8 @@ const char *gcmap_strerror(int err)
 		return "would wait for a grace period inside a read-side section";
 	case -ECANCELED:
 		return "compare-and-swap failed: the value differs";
+	case -EAGAIN:
+		return "resource temporarily unavailable (a thread could not be started)";
 	default:
 		return "unknown gcmap error";
 	}
