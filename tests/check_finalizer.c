@@ -29,6 +29,7 @@ enum fin_mode {
 	FIN_MAP_OPS, /* delete and insert in C.ops_map (see map_ops()) */
 	FIN_DESTROY_MAP, /* gcmap_destroy(C.victim) */
 	FIN_SLOW, /* sleep C.slow_ms, then as FIN_FREE */
+	FIN_BLOCK, /* wait for C.unblock, use child[0], then as FIN_RESURRECT */
 };
 
 #define RES_KEY(id) (1000u + (id))
@@ -66,6 +67,8 @@ struct ctx {
 	struct gcmap *victim;
 	unsigned int slow_ms;
 	int slow_started, slow_done;
+	int blocked, unblock;
+	unsigned int block_child; /* the id of FIN_BLOCK's child[0] */
 	int stop;
 	struct failrec fr;
 };
@@ -148,6 +151,27 @@ static void map_ops(struct ctx *c)
 	W_RC(&c->fr, gcmap_put_u64(c->ops_map, 4, val_of(4), NULL), 1); /* unmanaged */
 }
 
+static void read_obj(const struct obj *o);
+
+/* A finalizer that is still running uses what its object reaches. */
+static void fin_block(struct ctx *c, struct obj *o)
+{
+	struct obj *b = gcmap_gc_load(&o->child[0]);
+	double until = now_s() + WAIT_S;
+
+	STORE(&c->blocked, 1);
+	while (!LOAD(&c->unblock) && now_s() < until)
+		sleep_ms(1);
+	/* Not through @b: it may have been freed. */
+	if (LOAD(&c->fin_count[c->block_child]))
+		fail_record(&c->fr,
+			    "object %u was finalized while the finalizer of object %u, "
+			    "which reaches it, was still running",
+			    c->block_child, o->id);
+	else if (b)
+		read_obj(b);
+}
+
 static void fin(void *p, void *arg)
 {
 	struct ctx *c = arg;
@@ -184,6 +208,9 @@ static void fin(void *p, void *arg)
 		break;
 	case FIN_KEEP:
 		break;
+	case FIN_BLOCK:
+		fin_block(c, o);
+		/* fall through */
 	case FIN_RESURRECT:
 		W_RC(&c->fr, gcmap_put_u64(c->res_map, RES_KEY(id), o, NULL), 1);
 		break;
@@ -336,8 +363,8 @@ static void run_bounded(void (*fn)(int arg), int arg, const char *what)
 	pthread_t t;
 
 	ck_assert_int_eq(pthread_create(&t, NULL, bounded_main, &b), 0);
-	ck_assert_msg(WAIT_FOR(LOAD(&b.done), WAIT_S), "%s did not finish within %.0f s (deadlock?)",
-		      what, WAIT_S);
+	ck_assert_msg(WAIT_FOR(LOAD(&b.done), WAIT_S),
+		      "%s did not finish within %.0f s (deadlock?)", what, WAIT_S);
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
 	CK_NO_FAILURES(&C.fr);
 }
@@ -782,6 +809,57 @@ START_TEST(test_finalizer_order_while_pending)
 }
 END_TEST
 
+/* The same while A's finalizer runs on another thread (its finalizer
+ * pointer is already taken): a cycle then must not condemn B either. */
+static void *run_one_main(void *p)
+{
+	(void)p;
+	worker_register(&C.fr);
+	W_RC(&C.fr, gcmap_gc_run_finalizers(C.gc, 1), 1);
+	worker_unregister(&C.fr);
+	return NULL;
+}
+
+START_TEST(test_finalizer_order_while_running)
+{
+	struct gcmap *m;
+	struct obj *a, *b;
+	pthread_t t;
+	int q2, ran;
+
+	test_begin();
+	new_gc(0, 0);
+	m = new_map(true);
+	C.res_map = m;
+	a = garbage(0, FIN_BLOCK);
+	b = garbage(1, FIN_FREE);
+	C.block_child = 1;
+	link_to(a, 0, b);
+	ck_assert_int_eq(gcmap_gc_collect(C.gc), 1);
+	ck_assert_int_eq(pthread_create(&t, NULL, run_one_main, NULL), 0);
+	ck_assert_msg(WAIT_FOR(LOAD(&C.blocked), WAIT_S), "A's finalizer did not start");
+	q2 = gcmap_gc_collect(C.gc); /* while A's finalizer runs */
+	ran = gcmap_gc_run_finalizers(C.gc, 0);
+	STORE(&C.unblock, 1);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	CK_NO_FAILURES(&C.fr);
+	ck_assert_msg(intact(1),
+		      "B was finalized while A's finalizer (A reaches B) was running (collect "
+		      "queued %d, run ran %d)",
+		      q2, ran);
+	for (int k = 0; k < 3; k++) {
+		ck_assert_int_eq(cycle(NULL), 0);
+		ck_assert(intact(1));
+	}
+	ck_assert_uint_eq(gst().resurrected, 1);
+	CK_OK(gcmap_gc_destroy(C.gc));
+	CK_OK(gcmap_destroy(m));
+	(void)a;
+	(void)b;
+	test_end();
+}
+END_TEST
+
 /* ---- 4. cycles ---- */
 
 #define CYCLE_ROUNDS 20
@@ -807,7 +885,8 @@ START_TEST(test_finalizer_cycles)
 		ck_assert_int_eq(cycle(&q), 0);
 		ck_assert_int_eq(q, 0);
 		s = gst();
-		ck_assert_msg(s.cycles_found > found, "cycle %d: cycles_found stayed %lu", k, found);
+		ck_assert_msg(s.cycles_found > found, "cycle %d: cycles_found stayed %lu", k,
+			      found);
 		found = s.cycles_found;
 	}
 	for (unsigned int i = 0; i < len; i++)
@@ -1040,8 +1119,7 @@ START_TEST(test_finalizer_contexts)
 		ck_assert_uint_eq(LOAD(&C.off_main), 0);
 	} else {
 		/* The background thread runs them; nobody calls run. */
-		ck_assert_msg(WAIT_FOR(gst().finalized == CTX_N && LOAD(&C.total) == CTX_N,
-				       WAIT_S),
+		ck_assert_msg(WAIT_FOR(gst().finalized == CTX_N && LOAD(&C.total) == CTX_N, WAIT_S),
 			      "background thread ran %lu of %d finalizers in %.0f s",
 			      gst().finalized, CTX_N, WAIT_S);
 		ck_assert_uint_eq(LOAD(&C.on_main), 0);
@@ -1121,9 +1199,9 @@ static void pace_round(unsigned long c0, unsigned int from, unsigned int to)
 		      "no cycle within %.0f s after registered objects grew by 50%% (%zu live "
 		      "after the last cycle, %zu now)",
 		      PACE_WAIT_S, base, gst().registered);
-	ck_assert_msg(WAIT_FOR(LOAD(&C.total) == to - PACE_LIVE && gst().registered == PACE_LIVE,
-			       WAIT_S),
-		      "the paced cycle's garbage was not finalized by the background thread");
+	ck_assert_msg(
+		WAIT_FOR(LOAD(&C.total) == to - PACE_LIVE && gst().registered == PACE_LIVE, WAIT_S),
+		"the paced cycle's garbage was not finalized by the background thread");
 }
 
 START_TEST(test_finalizer_pacing)
@@ -1314,8 +1392,8 @@ START_TEST(test_finalizer_stats)
 	test_begin();
 	new_gc(0, 0);
 	s = gst();
-	ck_assert_uint_eq(s.registered + s.finalized + s.pending + s.resurrected +
-				  s.cycles_found + s.maps + s.cycles + s.roots,
+	ck_assert_uint_eq(s.registered + s.finalized + s.pending + s.resurrected + s.cycles_found +
+				  s.maps + s.cycles + s.roots,
 			  0);
 	m = new_map(true);
 	C.res_map = m;
@@ -1387,6 +1465,7 @@ static Suite *finalizer_suite(void)
 	tcase_add_loop_test(tc, test_finalizer_order_pair, 0, 3);
 	tcase_add_loop_test(tc, test_finalizer_order_chain, 1, 7);
 	tcase_add_test(tc, test_finalizer_order_while_pending);
+	tcase_add_test(tc, test_finalizer_order_while_running);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cycles");
