@@ -990,18 +990,20 @@ int gcmap_destroy(struct gcmap *map)
 #endif
 	if (__atomic_load_n(&map->nr_iters, __ATOMIC_RELAXED) > 0)
 		return -EBUSY;
-	/* Detach (ends the marker's iterator of it, which is not counted). */
-	if (__atomic_load_n(&map->gc, __ATOMIC_ACQUIRE))
-		gcmap_gc_detach(map);
 	/* Off the GCMAP_STATS writer's list first: it runs gcmap_count. */
 	gcmap__diag_remove_map(map);
-	gcmap__bg_stop(map);
 #ifdef GCMAP_DEBUG
+	/* Before anything else is undone. The background thread's work
+	 * (gcmap_maintain) is not counted: it is stopped below. */
 	if (__atomic_load_n(&map->active, __ATOMIC_RELAXED) != 0) {
 		gcmap__diag_add_map(map);
 		return -EBUSY;
 	}
 #endif
+	gcmap__bg_stop(map);
+	/* Detach (ends the marker's iterator of it, which is not counted). */
+	if (__atomic_load_n(&map->gc, __ATOMIC_ACQUIRE))
+		gcmap_gc_detach(map);
 	tbl = __atomic_exchange_n(&map->tbl, NULL, __ATOMIC_ACQ_REL);
 	map->magic = GCMAP_DEAD;
 	/* No user is left (the contract): nothing can reach the table. */

@@ -1,10 +1,19 @@
 /*
- * fuzz_map.c - differential fuzz target: decodes the input into operations
- * (both key kinds, tiny tables, forced evacuation steps, iteration, injected
- * allocation failures, collector cycles), applies each to a gcmap and to a
- * simple reference model, and aborts on the first difference in a return
- * code or an out-value, or on a broken invariant.
- *
+ * fuzz_map.c - differential fuzz target: the input becomes map and collector
+ * operations (both key kinds, tiny tables, forced evacuation steps,
+ * iteration, allocation failures, cycles), applied to gcmap and to a simple
+ * model; any difference in a return code or out-value aborts.
+ */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/*
  * Input format (tests/fuzz/make-corpus.sh writes it; a missing byte reads 0):
  *
  *   byte 0: bit 0 key kind (1: byte strings); bits 1-2 log2_buckets (0..3,
@@ -13,7 +22,7 @@
  *           bit 6 a collector domain, attached, from the start
  *   byte 1: hash seed
  *   then operations: one byte (low 5 bits: enum op; bit 5: pass NULL for
- *   out-pointers) and its operands (see the table ops[]):
+ *   out-pointers) and its operands (see run_op() and make-corpus.sh):
  *     key: u64 maps: byte b < 224 is key b, else one of 8 special keys;
  *          byte-string maps: b < 192 is one of 16 keys of each of 12
  *          lengths 0..40 (with NUL bytes), else a length byte (% 41) and
@@ -29,15 +38,11 @@
  * again, as the collector's contract requires), and a cycle run with no
  * operation between begin and finish must finalize exactly the unreachable
  * objects that no other finalizable object reaches.
+ *
+ * Environment: FUZZ_TRACE=1 prints each operation and its result;
+ * FUZZ_NEGATIVE=skip-moved|no-barrier turns a known bug back on (the
+ * negative controls that replay.c runs).
  */
-#include "internal.h"
-
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_KEY 40
 #define NVALS 64 /* value numbers 0..63; objects 1..63 */
@@ -82,13 +87,39 @@ enum op {
 };
 
 static const char *const op_names[NR_OPS + 1] = {
-	"get",	      "put",	     "insert",	    "replace",	     "cas",
-	"delete",     "count",	     "clear",	    "maintain",	     "maintain_all",
-	"iterate",    "iter_begin",  "iter_step",   "iter_end",	     "evac_start",
-	"bulk_put",   "bulk_delete", "fail_alloc",  "gc_register",   "gc_unregister",
-	"gc_root_add", "gc_root_remove", "gc_set_child", "gc_begin", "gc_step",
-	"gc_finish",  "gc_collect",  "gc_run_finalizers", "stats",   "recreate",
-	"attach_toggle", "foreach_stop", "end",
+	[OP_GET] = "get",
+	[OP_PUT] = "put",
+	[OP_INSERT] = "insert",
+	[OP_REPLACE] = "replace",
+	[OP_CAS] = "cas",
+	[OP_DELETE] = "delete",
+	[OP_COUNT] = "count",
+	[OP_CLEAR] = "clear",
+	[OP_MAINTAIN] = "maintain",
+	[OP_MAINTAIN_ALL] = "maintain_all",
+	[OP_ITERATE] = "iterate",
+	[OP_ITER_BEGIN] = "iter_begin",
+	[OP_ITER_STEP] = "iter_step",
+	[OP_ITER_END] = "iter_end",
+	[OP_EVAC_START] = "evac_start",
+	[OP_BULK_PUT] = "bulk_put",
+	[OP_BULK_DELETE] = "bulk_delete",
+	[OP_FAIL_ALLOC] = "fail_alloc",
+	[OP_GC_REGISTER] = "gc_register",
+	[OP_GC_UNREGISTER] = "gc_unregister",
+	[OP_GC_ROOT_ADD] = "gc_root_add",
+	[OP_GC_ROOT_REMOVE] = "gc_root_remove",
+	[OP_GC_SET_CHILD] = "gc_set_child",
+	[OP_GC_BEGIN] = "gc_begin",
+	[OP_GC_STEP] = "gc_step",
+	[OP_GC_FINISH] = "gc_finish",
+	[OP_GC_COLLECT] = "gc_collect",
+	[OP_GC_RUN_FINALIZERS] = "gc_run_finalizers",
+	[OP_STATS] = "stats",
+	[OP_RECREATE] = "recreate",
+	[OP_ATTACH_TOGGLE] = "attach_toggle",
+	[OP_FOREACH_STOP] = "foreach_stop",
+	[NR_OPS] = "end",
 };
 
 /* ---------------------------------------------------------------------- */
@@ -181,8 +212,9 @@ static void fail(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "fuzz_map: mismatch at step %lu (%s, input byte %zu): ",
-		cur ? cur->step : 0, cur ? op_names[cur->op] : "-", cur ? cur->pos : 0);
+	fprintf(stderr,
+		"fuzz_map: mismatch at step %lu (%s, input byte %zu): ", cur ? cur->step : 0,
+		cur ? op_names[cur->op] : "-", cur ? cur->pos : 0);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -190,19 +222,19 @@ static void fail(const char *fmt, ...)
 	abort();
 }
 
-#define EXPECT(cond, ...)                   \
-	do {                                \
-		if (!(cond))                \
-			fail(__VA_ARGS__);  \
+#define EXPECT(cond, ...)                  \
+	do {                               \
+		if (!(cond))               \
+			fail(__VA_ARGS__); \
 	} while (0)
 
-#define EXPECT_RC(rc, want, what)                                                             \
-	do {                                                                                  \
-		int rc_ = (rc), want_ = (want);                                               \
-		last_rc = rc_;                                                                \
-		if (rc_ != want_)                                                             \
-			fail("%s returned %d (%s), the model says %d (%s)", (what), rc_,      \
-			     gcmap_strerror(rc_), want_, gcmap_strerror(want_));              \
+#define EXPECT_RC(rc, want, what)                                                        \
+	do {                                                                             \
+		int rc_ = (rc), want_ = (want);                                          \
+		last_rc = rc_;                                                           \
+		if (rc_ != want_)                                                        \
+			fail("%s returned %d (%s), the model says %d (%s)", (what), rc_, \
+			     gcmap_strerror(rc_), want_, gcmap_strerror(want_));         \
 	} while (0)
 
 static bool fault_hit(void)
@@ -251,7 +283,13 @@ static uint8_t next(struct fz *z)
 }
 
 static const uint64_t special_keys[8] = {
-	0,	 1, UINT64_MAX, UINT64_MAX - 1, 1ull << 63, (1ull << 63) + 1, 0x100000000ull,
+	0,
+	1,
+	UINT64_MAX,
+	UINT64_MAX - 1,
+	1ull << 63,
+	(1ull << 63) + 1,
+	0x100000000ull,
 	0xdeadbeefcafebabeull,
 };
 
@@ -466,7 +504,8 @@ static void obj_fin(void *obj, void *arg)
 	z->fin_ran |= bit(n);
 	switch (z->fin_mode[n]) {
 	case 0:
-		EXPECT_RC(gcmap_gc_unregister(z->gc, obj), 0, "gcmap_gc_unregister() in a finalizer");
+		EXPECT_RC(gcmap_gc_unregister(z->gc, obj), 0,
+			  "gcmap_gc_unregister() in a finalizer");
 		z->registered &= ~bit(n);
 		z->roots[n] = 0;
 		break;
@@ -666,8 +705,9 @@ static void apply_iterate(struct fz *z)
 			break;
 		e = entry_of(z, &ge);
 		EXPECT(e && e->present, "iteration returned a key the map does not hold");
-		EXPECT(val_num(z, ge.value) == e->val, "iteration returned value %u, the model has %u",
-		       val_num(z, ge.value), e->val);
+		EXPECT(val_num(z, ge.value) == e->val,
+		       "iteration returned value %u, the model has %u", val_num(z, ge.value),
+		       e->val);
 		EXPECT(!seen[e - z->ents]++, "iteration returned a key twice");
 		n++;
 	}
@@ -872,6 +912,17 @@ static void apply_stats(struct fz *z)
 /* ---------------------------------------------------------------------- */
 /* Map creation                                                           */
 
+/* Attach the map (-ENOMEM only from an injected failure: retried). */
+static void attach(struct fz *z)
+{
+	int rc = gcmap_gc_attach(z->gc, z->map);
+
+	if (rc == -ENOMEM && may_enomem())
+		rc = gcmap_gc_attach(z->gc, z->map);
+	EXPECT_RC(rc, 0, "gc_attach");
+	z->attached = true;
+}
+
 static void map_create(struct fz *z, uint8_t h, uint8_t seed)
 {
 	struct gcmap_options o;
@@ -895,8 +946,7 @@ static void map_create(struct fz *z, uint8_t h, uint8_t seed)
 	EXPECT_RC(rc, 0, "create");
 	model_reset(z);
 	if (z->gc) {
-		EXPECT_RC(gcmap_gc_attach(z->gc, z->map), 0, "gc_attach");
-		z->attached = true;
+		attach(z);
 	}
 }
 
@@ -923,8 +973,7 @@ static void gc_ensure(struct fz *z)
 		EXPECT_RC(gcmap_gc_create(&o, &domain), 0, "gc_create");
 	}
 	z->gc = domain;
-	EXPECT_RC(gcmap_gc_attach(z->gc, z->map), 0, "gc_attach");
-	z->attached = true;
+	attach(z);
 }
 
 static void apply_recreate(struct fz *z, uint8_t h)
@@ -962,8 +1011,7 @@ static void apply_attach_toggle(struct fz *z)
 	for (unsigned int n = 1; n < NVALS; n++)
 		if ((z->doomed & z->registered & bit(n)) && z->in_map[n])
 			return;
-	EXPECT_RC(gcmap_gc_attach(z->gc, z->map), 0, "gc_attach");
-	z->attached = true;
+	attach(z);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -980,6 +1028,10 @@ static void apply_register(struct fz *z, uint8_t n, uint8_t mode, const struct k
 	int rc;
 
 	gc_ensure(z);
+	/* Its child field was set while it was not managed: registering it
+	 * would hand a doomed child back to the collector's graph. */
+	if (!(mode & 4) && (z->doomed & z->registered & bit(z->child[n])))
+		return;
 	/* Register and store inside one read-side section (gcmap.h). */
 	EXPECT_RC(gcmap_read_lock(), 0, "read_lock");
 	rc = gcmap_gc_register(z->gc, &z->pool[n], fm == 3 ? NULL : obj_fin,
@@ -1113,8 +1165,8 @@ static void apply_run_finalizers(struct fz *z, unsigned int max)
 	gc_ensure(z);
 	rc = gcmap_gc_run_finalizers(z->gc, max);
 	last_rc = rc;
-	EXPECT(rc >= 0 && (max == 0 || (unsigned int)rc <= max), "gc_run_finalizers(%u): %d",
-	       max, rc);
+	EXPECT(rc >= 0 && (max == 0 || (unsigned int)rc <= max), "gc_run_finalizers(%u): %d", max,
+	       rc);
 	EXPECT(__builtin_popcountll(z->fin_ran & ~before) <= rc,
 	       "gc_run_finalizers ran more finalizers than it reports (%d)", rc);
 }

@@ -1,14 +1,8 @@
 /*
- * replay.c - runs the fuzz target (fuzz_map.c) without libFuzzer, so the
- * seed corpus is exercised by every make check, TSan builds included.
- *
- *   replay                 the seed corpus ($top_srcdir/tests/fuzz/corpus)
- *                          and its negative controls (below)
- *   replay FILE|DIR...     these inputs only (a crash reproducer, say)
- *
- * Negative controls: each known bug switch (FUZZ_NEGATIVE, see fuzz_map.c)
- * is turned on in a child process per corpus file; at least one file must
- * make the target abort, or the corpus no longer catches that bug.
+ * replay.c - runs the fuzz target (fuzz_map.c) without libFuzzer: with no
+ * argument, the seed corpus ($top_srcdir/tests/fuzz/corpus) and its negative
+ * controls, as make check does (TSan builds too); with FILE|DIR arguments,
+ * those inputs only (a crash reproducer, say; FUZZ_TRACE=1 prints each step).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -46,6 +40,13 @@ static void add(struct files *f, const char *path)
 	if (!f->v[f->n])
 		die("out of memory", path);
 	f->n++;
+}
+
+static void files_free(struct files *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->v[i]);
+	free(f->v);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -108,7 +109,11 @@ static void run_file(const char *path)
 	free(buf);
 }
 
-/* Run @path in a child with FUZZ_NEGATIVE=@mode; true if it aborted. */
+/*
+ * Negative control: run @path in a child with FUZZ_NEGATIVE=@mode (a known
+ * bug turned back on, see fuzz_map.c); true if the target aborted. Each mode
+ * must be caught by at least one corpus input.
+ */
 static int caught(const char *mode, const char *path)
 {
 	pid_t pid;
@@ -146,6 +151,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < f.n; i++)
 			run_file(f.v[i]);
 		printf("replay: %zu input(s) passed\n", f.n);
+		files_free(&f);
 		return 0;
 	}
 	snprintf(corpus, sizeof(corpus), "%s/tests/fuzz/corpus",
@@ -153,6 +159,7 @@ int main(int argc, char **argv)
 	collect(&f, corpus);
 	if (f.n == 0) {
 		fprintf(stderr, "replay: no inputs in %s\n", corpus);
+		files_free(&f);
 		return 1;
 	}
 	/* The negative controls first: this process has no threads yet, so
@@ -175,5 +182,6 @@ int main(int argc, char **argv)
 		run_file(f.v[i]);
 	}
 	printf("replay: %zu corpus input(s) passed\n", f.n);
+	files_free(&f);
 	return failed;
 }
