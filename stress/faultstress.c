@@ -10,12 +10,13 @@
  * Two shared maps (u64 keys, attached to a collector domain, and byte-string
  * keys), 8 buckets initially. Worker t owns the keys t*K .. t*K+K-1 of both
  * (disjoint ranges), so it knows what each of its keys must hold: a model
- * of acknowledged entries. Each worker alternates fill and drain waves over
- * its keys, so together they push the tables through many grows and
- * shrinks. Values: u64 map: an odd number that encodes the key, or (a
- * quarter of the puts) a registered collector object; byte-string map: a
- * heap box that names its key, released with gcmap_defer_free() when
- * removed (gcmap_synchronize() and free() if that fails).
+ * of acknowledged entries. All workers fill together until the maps hold
+ * 90% of the keys, then drain them down to 5% (a shared wave flag), so the
+ * tables go through many grows and shrinks. Values: u64 map: an odd number
+ * that encodes the key, or (a quarter of the puts) a registered collector
+ * object; byte-string map: a heap box that names its key, released with
+ * gcmap_defer_free() when removed (or, when that fails, freed with a batch
+ * after gcmap_synchronize()).
  *
  * The allocator (struct gcmap_allocator, also the process-wide one for
  * gcmap_defer_free's node and the collector) draws from a per-thread PRNG
@@ -86,6 +87,7 @@
 #define KEY_BUF 32
 #define EPOCH_MS 500 /* workers park for the invariant check this often */
 #define MAX_ROOTS 8 /* rooted objects a worker holds */
+#define PENDING_MAX 64 /* boxes a worker frees together after a grace period */
 
 struct fs_opts {
 	uint64_t seed;
@@ -154,6 +156,8 @@ static uint64_t rng_below(uint64_t *s, uint64_t n)
 	return rng_next(s) % n;
 }
 
+struct box;
+
 struct worker {
 	unsigned int id;
 	pthread_t tid;
@@ -170,6 +174,8 @@ struct worker {
 	/* statistics */
 	unsigned long ops, enomem, absorbed, cross_reads, walks, walk_entries;
 	unsigned long churn_maps, cycles, fin_runs, defer_fallbacks;
+	struct box *pending[PENDING_MAX]; /* removed boxes gcmap_defer_free() refused */
+	unsigned int nr_pending;
 };
 
 static void *fa_alloc(size_t size, bool zero)
@@ -389,7 +395,20 @@ static struct box *box_new(uint64_t key)
 	return b;
 }
 
-/* Release a removed box after a grace period. */
+/* Free the boxes gcmap_defer_free() could not take, after one grace period
+ * (outside any read-side section). */
+static void flush_pending(struct worker *w)
+{
+	if (!w->nr_pending)
+		return;
+	gcmap_synchronize();
+	for (unsigned int i = 0; i < w->nr_pending; i++)
+		box_free(w->pending[i]);
+	w->nr_pending = 0;
+}
+
+/* Release a removed box after a grace period: gcmap_defer_free(), or, when
+ * that fails, keep it and free a batch after gcmap_synchronize(). */
 static void box_release(struct worker *w, struct box *b)
 {
 	unsigned long inj = w ? w->injected : 0;
@@ -398,10 +417,15 @@ static void box_release(struct worker *w, struct box *b)
 	if (err == -ENOMEM) {
 		if (!w || w->injected == inj)
 			violation("gcmap_defer_free: -ENOMEM without an injected failure");
-		if (w)
-			w->defer_fallbacks++;
-		gcmap_synchronize();
-		box_free(b);
+		if (!w) {
+			gcmap_synchronize();
+			box_free(b);
+			return;
+		}
+		w->defer_fallbacks++;
+		if (w->nr_pending == PENDING_MAX)
+			flush_pending(w);
+		w->pending[w->nr_pending++] = b;
 	} else if (err) {
 		violation("gcmap_defer_free: %s", gcmap_strerror(err));
 	}
@@ -533,8 +557,37 @@ static void unused(int kind, void *v)
 	}
 }
 
-static void key_op(struct worker *w, int kind, uint64_t i, bool filling)
+/*
+ * Waves, shared by all workers so that the tables really grow and shrink:
+ * fill until the maps hold 90% of all keys, then drain down to 5%. Relaxed
+ * atomics: statistics that add no happens-before edge for TSan.
+ */
+static long live_entries;
+static int draining;
+static unsigned long nr_waves;
+
+static void count_entry(bool was, bool now)
 {
+	long total = 2L * O.threads * O.keys;
+	long n;
+
+	if (was == now)
+		return;
+	n = __atomic_add_fetch(&live_entries, now ? 1 : -1, __ATOMIC_RELAXED);
+	if (now && n >= total * 9 / 10 && !__atomic_load_n(&draining, __ATOMIC_RELAXED)) {
+		int f = 0;
+
+		if (__atomic_compare_exchange_n(&draining, &f, 1, false, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			__atomic_add_fetch(&nr_waves, 1, __ATOMIC_RELAXED);
+	} else if (!now && n <= total / 20 && __atomic_load_n(&draining, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&draining, 0, __ATOMIC_RELAXED);
+	}
+}
+
+static void key_op(struct worker *w, int kind, uint64_t i)
+{
+	bool filling = !__atomic_load_n(&draining, __ATOMIC_RELAXED);
 	void **model = &w->model[kind][i];
 	bool present = *model != NULL;
 	unsigned int r = (unsigned int)rng_below(&w->rng, 100);
@@ -547,15 +600,21 @@ static void key_op(struct worker *w, int kind, uint64_t i, bool filling)
 		check_key(w, kind, i, "get");
 		return;
 	}
-	/* Fill waves keep about 90% of the keys, drain waves about 5%. */
+	/* Filling: absent keys are mostly added; draining: present ones are
+	 * mostly deleted. */
 	r = (unsigned int)rng_below(&w->rng, 100);
 	if (!present)
 		op = (filling ? r < 90 : r < 5) ? (r & 1 ? OP_PUT : OP_INSERT) :
-		     (r % 3 == 0 ? OP_REPLACE : r % 3 == 1 ? OP_CAS : OP_DELETE);
+						  (r % 3 == 0 ? OP_REPLACE :
+						   r % 3 == 1 ? OP_CAS :
+								OP_DELETE);
 	else if (filling ? r < 10 : r < 90)
 		op = OP_DELETE;
 	else
-		op = r % 4 == 0 ? OP_PUT : r % 4 == 1 ? OP_INSERT : r % 4 == 2 ? OP_REPLACE : OP_CAS;
+		op = r % 4 == 0 ? OP_PUT :
+		     r % 4 == 1 ? OP_INSERT :
+		     r % 4 == 2 ? OP_REPLACE :
+				  OP_CAS;
 
 	gcmap_read_lock();
 	if (op != OP_DELETE) {
@@ -601,7 +660,8 @@ static void key_op(struct worker *w, int kind, uint64_t i, bool filling)
 		break;
 	case OP_REPLACE:
 		if (present ? (rc != 0 || out != *model) : rc != -ENOENT)
-			violation("worker %u: %s replace(%" PRIu64 ") = %d, old %p, acknowledged %p",
+			violation("worker %u: %s replace(%" PRIu64
+				  ") = %d, old %p, acknowledged %p",
 				  w->id, kind_name[kind], w->base + i, rc, out, *model);
 		if (rc == 0) {
 			release = removed(kind, out);
@@ -611,7 +671,7 @@ static void key_op(struct worker *w, int kind, uint64_t i, bool filling)
 		}
 		break;
 	case OP_CAS:
-		if (!present ? rc != -ENOENT :
+		if (!present	  ? rc != -ENOENT :
 		    exp == *model ? (rc != 0 || out != *model) :
 				    (rc != -ECANCELED || out != *model))
 			violation("worker %u: %s cas(%" PRIu64 ") = %d, cur %p, acknowledged %p",
@@ -633,6 +693,7 @@ static void key_op(struct worker *w, int kind, uint64_t i, bool filling)
 		}
 		break;
 	}
+	count_entry(present, *model != NULL);
 	gcmap_read_unlock();
 	if (release)
 		box_release(w, release);
@@ -770,7 +831,8 @@ static void root_churn(struct worker *w)
 		__atomic_store_n(&o->rooted, 0, __ATOMIC_RELEASE);
 		err = gcmap_gc_root_remove(gc, o);
 		if (err)
-			violation("worker %u: gcmap_gc_root_remove: %s", w->id, gcmap_strerror(err));
+			violation("worker %u: gcmap_gc_root_remove: %s", w->id,
+				  gcmap_strerror(err));
 		return;
 	}
 	o = calloc(1, sizeof(*o));
@@ -858,8 +920,8 @@ static void churn(struct worker *w)
 	for (uint64_t i = 0; i < 64; i++) {
 		unsigned char b[KEY_BUF];
 		void *v = NULL;
-		int g_rc = kind ? gcmap_get_bytes(m, b, key_bytes(i, b), &v) :
-				  gcmap_get_u64(m, i, &v);
+		int g_rc =
+			kind ? gcmap_get_bytes(m, b, key_bytes(i, b), &v) : gcmap_get_u64(m, i, &v);
 
 		if (model[i] ? (g_rc != 0 || v != model[i]) : g_rc != -ENOENT)
 			violation("worker %u: private map key %" PRIu64 ": get = %d", w->id, i,
@@ -870,6 +932,8 @@ static void churn(struct worker *w)
 		violation("worker %u: gcmap_destroy = %s", w->id, gcmap_strerror(rc));
 	w->churn_maps++;
 
+	if (rng_below(&w->rng, 8))
+		return; /* a domain's destroy waits for callbacks: not every time */
 	inj = w->injected;
 	rc = gcmap_gc_create(NULL, &g);
 	if (rc) {
@@ -895,7 +959,6 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	unsigned int parked = 0;
-	uint64_t wave = 0, wave_len = (uint64_t)O.keys * 8;
 	int err;
 
 	tls_w = w;
@@ -911,6 +974,7 @@ static void *worker_main(void *arg)
 		if (__atomic_load_n(&pause_req, __ATOMIC_ACQUIRE) != parked) {
 			parked++;
 			w->inject = false;
+			flush_pending(w);
 			pthread_barrier_wait(&park); /* the main thread checks */
 			pthread_barrier_wait(&park);
 			check_all_keys(w, "epoch");
@@ -918,8 +982,6 @@ static void *worker_main(void *arg)
 		}
 		if (__atomic_load_n(&stop, __ATOMIC_ACQUIRE))
 			break;
-		if (n % wave_len == 0)
-			wave++;
 		r = (unsigned int)rng_below(&w->rng, 1000);
 		if (r < 20)
 			cross_read(w);
@@ -932,12 +994,12 @@ static void *worker_main(void *arg)
 		else if (r == 25 && rng_below(&w->rng, 4) == 0)
 			collect(w);
 		else
-			key_op(w, (int)rng_below(&w->rng, 2), rng_below(&w->rng, O.keys),
-			       wave & 1);
+			key_op(w, (int)rng_below(&w->rng, 2), rng_below(&w->rng, O.keys));
 		if (n % 4096 == 4095)
 			check_all_keys(w, "periodic check");
 	}
 	w->inject = false;
+	flush_pending(w);
 	check_all_keys(w, "the end");
 	/* Drop the roots (the main thread collects at the end). */
 	while (w->nr_roots) {
@@ -946,7 +1008,8 @@ static void *worker_main(void *arg)
 		__atomic_store_n(&o->rooted, 0, __ATOMIC_RELEASE);
 		err = gcmap_gc_root_remove(gc, o);
 		if (err)
-			violation("worker %u: gcmap_gc_root_remove: %s", w->id, gcmap_strerror(err));
+			violation("worker %u: gcmap_gc_root_remove: %s", w->id,
+				  gcmap_strerror(err));
 	}
 	gcmap_thread_unregister();
 	tls_w = NULL;
@@ -970,6 +1033,31 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * A hang (say, a marker looping on a corrupted grey list) fails the run
+ * instead of stopping make check: a watchdog thread exits 1 after 4x the
+ * run length + 120 s. A thread, not SIGALRM: under TSan a signal waits for
+ * the target thread to reach an interceptor, which a spinning or blocked
+ * thread never does.
+ */
+static char hang_msg[160];
+
+static void *watchdog(void *arg)
+{
+	double deadline = *(double *)arg;
+
+	while (now_s() < deadline) {
+		struct timespec ts = { 1, 0 };
+
+		nanosleep(&ts, NULL);
+	}
+	if (write(1, hang_msg, strlen(hang_msg)) < 0) {
+		/* exiting anyway */
+	}
+	_exit(1);
+	return NULL;
+}
+
 static void die(const char *what, int err)
 {
 	fprintf(stderr, "faultstress: %s: %s\n", what, gcmap_strerror(err));
@@ -991,7 +1079,8 @@ static void drain_all(void)
 				if (!w->model[kind][i])
 					continue;
 				gcmap_read_lock();
-				err = k_op(maps[kind], kind, OP_DELETE, w->base + i, NULL, NULL, &old);
+				err = k_op(maps[kind], kind, OP_DELETE, w->base + i, NULL, NULL,
+					   &old);
 				if (err || old != w->model[kind][i])
 					violation("final delete of %s key %" PRIu64 ": %d",
 						  kind_name[kind], w->base + i, err);
@@ -1105,6 +1194,8 @@ int main(int argc, char **argv)
 		      tot_entries = 0, tot_churn = 0, tot_cycles = 0, tot_fin = 0, tot_defer = 0,
 		      injected = 0, epochs = 0, sites_unfailed = 0;
 	double t0, t_end;
+	static double deadline;
+	pthread_t wd;
 	int err;
 
 	parse(argc, argv);
@@ -1112,7 +1203,15 @@ int main(int argc, char **argv)
 	printf("faultstress: seed %" PRIu64 ", %.1f s, %u threads x %u keys per map, "
 	       "allocations fail with p = %u/1000%s\n",
 	       O.seed, O.secs, O.threads, O.keys, O.permille,
-	       FS_TSAN ? ", TSan build" : FS_ASAN ? ", ASan build" : "");
+	       FS_TSAN ? ", TSan build" :
+	       FS_ASAN ? ", ASan build" :
+			 "");
+	snprintf(hang_msg, sizeof(hang_msg),
+		 "faultstress: FAILED: still running after %u s: a hang (seed %" PRIu64 ")\n",
+		 (unsigned int)(O.secs * 4 + 120), O.seed);
+	deadline = now_s() + O.secs * 4 + 120;
+	if ((err = pthread_create(&wd, NULL, watchdog, &deadline)) || (err = pthread_detach(wd)))
+		die("pthread_create", -err);
 	gcmap__set_default_allocator(&hooks);
 	if ((err = gcmap_thread_register()))
 		die("gcmap_thread_register", err);
@@ -1170,8 +1269,18 @@ int main(int argc, char **argv)
 
 			for (unsigned int t = 0; t < O.threads; t++)
 				ops += W[t].ops;
-			printf("faultstress: epoch %lu: %lu ops, %lu violations\n", epochs, ops,
+			printf("faultstress: epoch %lu: %lu ops, %lu violations", epochs, ops,
 			       __atomic_load_n(&violations, __ATOMIC_RELAXED));
+			for (int kind = 0; kind < 2; kind++) {
+				struct gcmap_stats s = { .size = sizeof(s) };
+
+				if (gcmap_stats(maps[kind], &s) == 0)
+					printf("; %s: %zu entries, 2^%u buckets, %lu grows, %lu "
+					       "shrinks",
+					       kind_name[kind], s.entries, s.log2_buckets, s.grows,
+					       s.shrinks);
+			}
+			printf("\n");
 		}
 		pthread_barrier_wait(&park);
 	}
@@ -1227,7 +1336,7 @@ int main(int argc, char **argv)
 		       FA.failed[s]);
 	printf("\n");
 	for (int s = 0; s < GCMAP_NR_SITES; s++)
-		if (FA.calls[s] && !FA.failed[s]) {
+		if (O.permille && FA.calls[s] && !FA.failed[s]) {
 			sites_unfailed++;
 			violation("allocation site %s was called %lu times and never failed",
 				  gcmap__site_name((enum gcmap__site)s), FA.calls[s]);
@@ -1250,10 +1359,10 @@ int main(int argc, char **argv)
 			  tot_walks, gs.cycles, gs.finalized);
 
 	printf("faultstress: %.1f s, %lu ops (+%lu cross reads, %lu walks of %lu entries, "
-	       "%lu private maps, %lu cycles), %lu epochs checked; grows %lu, shrinks %lu, "
-	       "rebuilds %lu; %lu objects registered, %lu finalized\n",
+	       "%lu private maps, %lu cycles), %lu epochs checked; %lu fill/drain waves, grows "
+	       "%lu, shrinks %lu, rebuilds %lu; %lu objects registered, %lu finalized\n",
 	       now_s() - t0, tot_ops, tot_cross, tot_walks, tot_entries, tot_churn, tot_cycles,
-	       epochs, st[0].grows + st[1].grows, st[0].shrinks + st[1].shrinks,
+	       epochs, nr_waves, st[0].grows + st[1].grows, st[0].shrinks + st[1].shrinks,
 	       st[0].rebuilds + st[1].rebuilds, objs_registered, objs_finalized);
 	printf("faultstress: %lu faults injected, %lu calls returned -ENOMEM, %lu calls "
 	       "succeeded despite a failure inside, %lu defer fallbacks; %lu allocations, all "

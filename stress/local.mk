@@ -58,3 +58,30 @@ stress_faultstress_CPPFLAGS = $(AM_CPPFLAGS) -DGCMAP_TESTHOOKS
 stress_faultstress_CFLAGS = $(AM_CFLAGS) $(URCU_CFLAGS)
 stress_faultstress_LDADD = lib/libgcmap-test.la $(URCU_LIBS)
 CLEANFILES += stress/faultstress
+
+# make stress-long: the soak, not run by CI: stress/soak.sh runs the stress
+# programs above in a loop for SOAK_SECONDS (default 600: ten minutes of
+# mixed concurrent load with growth, shrinking, iteration, collection and
+# allocation failures) and prints the operations, histories checked, faults
+# injected and violations (must be 0). Run it from a ThreadSanitizer build:
+#   mkdir build-tsan && cd build-tsan && ../configure --enable-tsan CFLAGS='-g -O1'
+#   make stress-long
+# (SOAK_ANY_BUILD=1 runs it in another build.) Its log: soak.log.
+EXTRA_DIST += stress/soak.sh
+SOAK_SECONDS = 600
+if TSAN
+SOAK_BUILD = tsan
+else
+SOAK_BUILD = other
+endif
+stress-long: $(STRESS_PROGS)
+	@if test '$(SOAK_BUILD)' != tsan && test -z "$$SOAK_ANY_BUILD"; then \
+		echo "stress-long: run it from a build configured with --enable-tsan" \
+			"(mkdir build-tsan && cd build-tsan && ../configure --enable-tsan" \
+			"CFLAGS='-g -O1' && make stress-long), or set SOAK_ANY_BUILD=1" >&2; \
+		exit 1; \
+	fi
+	@$(SANITIZER_ENV) SOAK_SECONDS='$(SOAK_SECONDS)'; export SOAK_SECONDS; \
+	$(SHELL) $(srcdir)/stress/soak.sh $(STRESS_PROGS)
+CLEANFILES += soak.log
+.PHONY: stress-long

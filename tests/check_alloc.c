@@ -577,6 +577,13 @@ START_TEST(test_alloc_every_failure_point)
 		ck_assert_msg(k < 100000, "%s: the script never completed", kind_name(kind));
 		runs[kind] = k;
 	}
+	printf("check_alloc: the script failed at each of its %lu (u64) and %lu (bytes) "
+	       "allocations; failures per site:",
+	       runs[0] - 1, runs[1] - 1);
+	for (int s = 0; s < GCMAP_NR_SITES; s++)
+		printf(" %s %lu", gcmap__site_name((enum gcmap__site)s), site_failed[s]);
+	printf("\n");
+	fflush(stdout);
 	ck_assert_uint_gt(runs[0], 3);
 	ck_assert_uint_gt(runs[1], runs[0]); /* byte keys allocate key copies */
 	for (int s = 0; s < GCMAP_NR_SITES; s++)
@@ -615,8 +622,8 @@ START_TEST(test_alloc_delete_never_allocates)
 
 		ck_assert_msg(k_delete(m, _i, i, &v) == 0 && v == val_of(i + 1), "delete %llu",
 			      (unsigned long long)i);
-		ck_assert_msg(non_evac_calls() == before, "delete(%llu) tried to allocate (site %s)",
-			      (unsigned long long)i,
+		ck_assert_msg(non_evac_calls() == before,
+			      "delete(%llu) tried to allocate (site %s)", (unsigned long long)i,
 			      gcmap__site_name((enum gcmap__site)fa.last_site));
 		CK_RC(k_delete(m, _i, i, NULL), -ENOENT);
 	}
