@@ -336,6 +336,9 @@ int gcmap__evac_start(struct gcmap *map, struct gcmap_table *tbl, unsigned int l
 {
 	struct gcmap_table *next, *expect = NULL;
 
+	/* Units assume a factor of two (or the same size). */
+	if (log2 + 1 < tbl->log2 || log2 > tbl->log2 + 1 || log2 > GCMAP_MAX_LOG2_BUCKETS)
+		return -EINVAL;
 	if (next_rcu(tbl))
 		return -EBUSY;
 	/* A zeroed allocation: for a large table calloc maps fresh zero

@@ -348,7 +348,8 @@ extern unsigned long gcmap__max_moves_per_op, gcmap__max_skips_per_op;
 #endif
 
 /* Start an evacuation of the current table into 2^@log2 buckets (tests,
- * maintain). Return: 0, -EBUSY if one is in flight, -ENOMEM. */
+ * maintain), @log2 within one of the table's. Return: 0, -EBUSY if one is
+ * in flight, -EINVAL, -ENOMEM. */
 int gcmap__evac_start(struct gcmap *map, struct gcmap_table *tbl, unsigned int log2);
 /* Move unit @u of @tbl into @next. Return: 2 moved entries, 1 moved an
  * empty unit, 0 already moved, -ENOMEM (nothing changed). */
