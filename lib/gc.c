@@ -295,7 +295,7 @@ int gcmap_gc_register(struct gcmap_gc *gc, void *obj, gcmap_finalize_fn finalize
 		      gcmap_trace_fn trace, void *arg)
 {
 	struct gc_obj *e;
-	bool born = false;
+	uint32_t born = 0; /* the epoch it was born marked with, or 0 */
 	int err;
 
 	if (!gc || !obj)
@@ -320,18 +320,24 @@ int gcmap_gc_register(struct gcmap_gc *gc, void *obj, gcmap_finalize_fn finalize
 	 * object is found where the caller stores it.
 	 */
 	if (__atomic_load_n(&gc->born_marked, __ATOMIC_ACQUIRE)) {
-		e->mark = __atomic_load_n(&gc->epoch, __ATOMIC_ACQUIRE);
-		born = true;
+		born = __atomic_load_n(&gc->epoch, __ATOMIC_ACQUIRE);
+		e->mark = born;
 	}
 	/* The insert publishes the entry (release). */
 	err = gcmap_insert_u64(gc->registry, (uint64_t)(uintptr_t)obj, e, NULL);
-	/* While marking, also grey: its fields may have been set without the
-	 * barrier before it was registered, so it must be traced. (Phase
-	 * MARKING is set before born_marked: an object marked at birth here
-	 * is pushed; one that was not is shaded.) After marking ended,
-	 * whatever it points to was reachable, hence marked, already. */
+	/*
+	 * While marking, also grey: its fields may have been set without the
+	 * barrier before it was registered, so it must be traced. Born marked
+	 * with the current epoch, no one else can turn it grey (their
+	 * test-and-set finds it marked): push it, once. Otherwise (not born
+	 * marked, or born in the sweep of the previous cycle, whose epoch has
+	 * moved on since) the test-and-set decides who pushes it. The epoch
+	 * cannot move again inside this section: the next begin waits for it.
+	 * After marking ended, whatever it points to was reachable, hence
+	 * marked, already.
+	 */
 	if (!err && __atomic_load_n(&gc->phase, __ATOMIC_ACQUIRE) == GC_MARKING) {
-		if (born)
+		if (born && born == __atomic_load_n(&gc->epoch, __ATOMIC_ACQUIRE))
 			gcmap__gc_push_grey(e);
 		else
 			gcmap__gc_shade_entry(gc, e, false);
