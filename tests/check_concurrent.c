@@ -885,6 +885,7 @@ static void *ev_evacuator(void *arg)
 	worker_register(&c->fr);
 	while (!LOAD(&c->stop)) {
 		struct gcmap_table *tbl, *next;
+		uint64_t units = 0;
 		unsigned int target;
 
 		if (log2 == 6 || (log2 == 3 && dir < 0))
@@ -896,13 +897,23 @@ static void *ev_evacuator(void *arg)
 		if (gcmap__evac_start(c->m, tbl, target) == 0)
 			INC(&c->evacuations);
 		next = __atomic_load_n(&tbl->next, __ATOMIC_ACQUIRE);
+		if (next)
+			units = gcmap__evac_units(tbl, next);
 		gcmap_read_unlock();
-		if (!next)
-			continue;
-		for (uint64_t u = 0; u < gcmap__evac_units(tbl, next) && !LOAD(&c->stop); u++) {
+		/* tbl is freed a grace period after its last unit moved: it is
+		 * only touched inside read-side sections before that. */
+		for (uint64_t u = 0; u < units && !LOAD(&c->stop); u++) {
+			bool done;
+
 			gcmap_read_lock();
-			gcmap__evac_move_unit(c->m, tbl, next, u);
+			/* Completed (units moved earlier by helping writers):
+			 * tbl is retired; stop using it. */
+			done = __atomic_load_n(&c->m->tbl, __ATOMIC_ACQUIRE) != tbl;
+			if (!done)
+				gcmap__evac_move_unit(c->m, tbl, next, u);
 			gcmap_read_unlock();
+			if (done)
+				break;
 			sched_yield(); /* a long window with moved, frozen chains */
 		}
 		log2 = target;
@@ -990,10 +1001,9 @@ static Suite *concurrent_suite(void)
 	tcase_add_loop_test(tc, test_concurrent_clear_races, 0, 2);
 	tcase_add_test(tc, test_concurrent_versions_evacuating);
 #if !defined(__SANITIZE_THREAD__)
-	/* The negative control runs in the plain and ASan builds: the stale
-	 * reads it provokes come with a retired table read by readers that
-	 * skip the moved check, which TSan may also report (a second, racy
-	 * symptom of the same bug), and a report would fail this process. */
+	/* The negative control runs in the plain and ASan builds; it is not
+	 * yet verified under TSan (a TSan report, possibly provoked by the bug
+	 * the switch turns on, would fail this process). */
 	tcase_add_test(tc, test_concurrent_versions_evacuating_negative);
 #endif
 	suite_add_tcase(s, tc);
