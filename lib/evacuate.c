@@ -194,24 +194,6 @@ static int prealloc(struct gcmap *map, size_t n, struct gcmap_bucket **spare)
 	return 0;
 }
 
-static void seq_begin_locked(struct gcmap_bucket *head)
-{
-	uint32_t s = __atomic_load_n(&head->seq, __ATOMIC_RELAXED);
-
-	/* Relaxed: the move's later stores are ordered after it by the
-	 * readers' validation (they see SEQ_WRITING or a changed count). The
-	 * destination stores need no release: they are unreachable until B. */
-	__atomic_store_n(&head->seq, s | SEQ_WRITING, __ATOMIC_RELAXED);
-}
-
-static void seq_end_moved_locked(struct gcmap_bucket *head)
-{
-	uint32_t s = __atomic_load_n(&head->seq, __ATOMIC_RELAXED);
-
-	/* Ordering B: release pairs with the acquire of every seq load that
-	 * sees SEQ_MOVED; the destination chains are complete before it. */
-	__atomic_store_n(&head->seq, ((s & ~SEQ_WRITING) + SEQ_STEP) | SEQ_MOVED, __ATOMIC_RELEASE);
-}
 
 int gcmap__evac_move_unit(struct gcmap *map, struct gcmap_table *tbl, struct gcmap_table *next,
 			  uint64_t u)
@@ -268,7 +250,7 @@ int gcmap__evac_move_unit(struct gcmap *map, struct gcmap_table *tbl, struct gcm
 		f[d].b = dsts[d];
 	}
 	for (unsigned int s = 0; s < nsrc; s++)
-		seq_begin_locked(srcs[s]);
+		gcmap__seq_begin_locked(srcs[s]);
 	GCMAP_SCHED_POINT("evac:mid-move");
 	for (unsigned int s = 0; s < nsrc; s++) {
 		for (const struct gcmap_bucket *b = srcs[s]; b;
@@ -300,7 +282,7 @@ int gcmap__evac_move_unit(struct gcmap *map, struct gcmap_table *tbl, struct gcm
 				   __ATOMIC_RELAXED);
 	}
 	for (unsigned int s = 0; s < nsrc; s++)
-		seq_end_moved_locked(srcs[s]);
+		gcmap__seq_end_locked(srcs[s], SEQ_MOVED);
 	for (unsigned int d = ndst; d-- > 0;)
 		bucket_unlock(&dsts[d]->lock);
 	err = 1 + (int)(cnt[0] + cnt[1] > 0);

@@ -72,6 +72,29 @@ struct gcmap_key {
 	unsigned char bytes[];
 };
 
+/* Sequence write sections (primary buckets, under the chain's lock). */
+/* Open a sequence write section: readers of this chain will retry. */
+static inline void gcmap__seq_begin_locked(struct gcmap_bucket *head)
+{
+	uint32_t s = __atomic_load_n(&head->seq, __ATOMIC_RELAXED);
+
+	/* Relaxed: the release stores that follow (a write section), or the
+	 * closing release (a move, whose destination chains are unreachable
+	 * until SEQ_MOVED is seen), order it before them. */
+	__atomic_store_n(&head->seq, s | SEQ_WRITING, __ATOMIC_RELAXED);
+}
+
+/* Close it; @flags (SEQ_MOVED) is set together with the new count. */
+static inline void gcmap__seq_end_locked(struct gcmap_bucket *head, uint32_t flags)
+{
+	uint32_t s = __atomic_load_n(&head->seq, __ATOMIC_RELAXED);
+
+	/* Release pairs with the acquire seq loads of readers, writers and
+	 * iterators: one that sees the new value (or SEQ_MOVED) also sees
+	 * every store of the section (or the move's destination chains). */
+	__atomic_store_n(&head->seq, ((s & ~SEQ_WRITING) + SEQ_STEP) | flags, __ATOMIC_RELEASE);
+}
+
 /* One striped counter, on its own cache line. */
 struct gcmap_stripe {
 	int64_t n; /* relaxed fetch_add by writers of this stripe */

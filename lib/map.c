@@ -76,7 +76,7 @@ static inline struct gcmap_bucket *overflow_rcu(const struct gcmap_bucket *b)
 
 static inline uint32_t seq_rcu(const struct gcmap_bucket *head)
 {
-	/* Pairs with the release in seq_end_locked(). */
+	/* Pairs with the release in gcmap__seq_end_locked(). */
 	return __atomic_load_n(&head->seq, __ATOMIC_ACQUIRE);
 }
 
@@ -98,25 +98,6 @@ static inline void *val_locked(const struct gcmap_bucket *b, unsigned int i)
 static inline struct gcmap_bucket *overflow_locked(const struct gcmap_bucket *b)
 {
 	return __atomic_load_n(&b->overflow, __ATOMIC_RELAXED);
-}
-
-/* Open a sequence write section: readers of this chain will retry. */
-static inline void seq_begin_locked(struct gcmap_bucket *head)
-{
-	uint32_t s = __atomic_load_n(&head->seq, __ATOMIC_RELAXED);
-
-	/* Relaxed: the release stores that follow order it before them. */
-	__atomic_store_n(&head->seq, s | SEQ_WRITING, __ATOMIC_RELAXED);
-}
-
-/* Close it; @flags (SEQ_MOVED) is set together with the new count. */
-static inline void seq_end_locked(struct gcmap_bucket *head, uint32_t flags)
-{
-	uint32_t s = __atomic_load_n(&head->seq, __ATOMIC_RELAXED);
-
-	/* Release pairs with seq_rcu(): a reader that sees the new value also
-	 * sees every store of the section. */
-	__atomic_store_n(&head->seq, ((s & ~SEQ_WRITING) + SEQ_STEP) | flags, __ATOMIC_RELEASE);
 }
 
 static inline void store_slot_locked(struct gcmap_bucket *b, unsigned int i, uint64_t key,
@@ -441,7 +422,7 @@ static int insert_locked(struct gcmap *map, struct gcmap_table *tbl, struct gcma
 			return -ENOMEM;
 		}
 	}
-	seq_begin_locked(head);
+	gcmap__seq_begin_locked(head);
 	if (nb) {
 		/* Not yet reachable: plain initialisation, then publication. */
 		nb->slot[0].key = keyword;
@@ -455,7 +436,7 @@ static int insert_locked(struct gcmap *map, struct gcmap_table *tbl, struct gcma
 	} else {
 		store_slot_locked(free_slot->b, free_slot->i, keyword, val, k->tag);
 	}
-	seq_end_locked(head, 0);
+	gcmap__seq_end_locked(head, 0);
 	stripe_add(tbl, 1);
 	return 0;
 }
@@ -465,9 +446,9 @@ static void remove_locked(struct gcmap *map, struct gcmap_table *tbl, struct gcm
 {
 	uint64_t keyword = key_locked(p->b, p->i);
 
-	seq_begin_locked(head);
+	gcmap__seq_begin_locked(head);
 	clear_tag_locked(p->b, p->i);
-	seq_end_locked(head, 0);
+	gcmap__seq_end_locked(head, 0);
 	stripe_add(tbl, -1);
 	if (map->kind == GCMAP_KEY_BYTES)
 		key_retire(map, (struct gcmap_key *)(uintptr_t)keyword);
