@@ -322,6 +322,7 @@ int gcmap_gc_register(struct gcmap_gc *gc, void *obj, gcmap_finalize_fn finalize
 	if (__atomic_load_n(&gc->born_marked, __ATOMIC_ACQUIRE)) {
 		born = __atomic_load_n(&gc->epoch, __ATOMIC_ACQUIRE);
 		e->mark = born;
+		GCMAP_SCHED_POINT("gc:register-born");
 	}
 	/* The insert publishes the entry (release). */
 	err = gcmap_insert_u64(gc->registry, (uint64_t)(uintptr_t)obj, e, NULL);
@@ -732,6 +733,7 @@ static int sweep_locked(struct gcmap_gc *gc)
 	uint32_t epoch = __atomic_load_n(&gc->epoch, __ATOMIC_RELAXED);
 	int err, n = 0;
 
+	GCMAP_SCHED_POINT("gc:sweep");
 	err = gcmap_foreach(gc->registry, collect_candidates, ctx);
 	for (size_t i = 0; !err && i < cands.n; i++) {
 		struct gc_obj *c = cands.v[i];

@@ -10,6 +10,8 @@
 #include "evac_util.h"
 #include "gcstress_impl.h"
 
+#include <unistd.h>
+
 static void setup_registered(void)
 {
 	ck_assert_int_eq(gcmap_thread_register(), 0);
@@ -452,6 +454,122 @@ START_TEST(test_gc_born_marked)
 	ck_assert_int_eq(fin_count(&a), 0);
 	CK_OK(gcmap_gc_destroy(gc));
 	CK_OK(gcmap_destroy(m));
+}
+END_TEST
+
+/*
+ * Regression (a46b302, found by the random fault stress): an object born
+ * marked in the sweep of cycle E, whose registration then sees cycle E+1
+ * marking, must be pushed grey only by the test-and-set. It was pushed
+ * directly; the barrier of the put that stores it pushed it again, the
+ * grey list looped on it and gcmap_gc_collect() never returned. Driven
+ * step by step: the collector is frozen at the start of the sweep while
+ * the registration reads the epoch, then the registration is frozen until
+ * the next cycle has begun (its handshake waits for that section).
+ */
+struct dp_thread {
+	pthread_t tid;
+	struct gcmap_gc *gc;
+	struct gcmap *m;
+	struct tobj *o;
+	struct pauser *p;
+	int rc[2];
+	bool missed;
+	int done; /* atomic */
+};
+
+static void *dp_collector(void *arg)
+{
+	struct dp_thread *t = arg;
+
+	if (gcmap_thread_register() != 0)
+		return (void *)1;
+	pauser_arm(t->p);
+	t->rc[0] = gcmap_gc_finish(t->gc); /* cycle E: frozen in its sweep */
+	t->missed = pauser_missed(t->p);
+	t->rc[1] = gcmap_gc_collect(t->gc); /* cycle E+1 */
+	STORE(&t->done, 1);
+	return gcmap_thread_unregister() ? (void *)2 : NULL;
+}
+
+static void *dp_mutator(void *arg)
+{
+	struct dp_thread *t = arg;
+
+	if (gcmap_thread_register() != 0)
+		return (void *)1;
+	pauser_arm(t->p);
+	t->rc[0] = gcmap_gc_register(t->gc, t->o, tobj_fin, tobj_trace, NULL);
+	t->missed = pauser_missed(t->p);
+	t->rc[1] = gcmap_put_u64(t->m, 7, t->o, NULL);
+	STORE(&t->done, 1);
+	return gcmap_thread_unregister() ? (void *)2 : NULL;
+}
+
+START_TEST(test_gc_born_in_sweep_pushed_once)
+{
+	struct gcmap_gc *gc = make_gc(0);
+	struct gcmap *m = make_map(GCMAP_KEY_U64, 0, NULL);
+	static struct tobj o;
+	struct pauser psweep, pborn;
+	struct dp_thread col = { 0 }, mut = { 0 };
+	uint32_t epoch;
+	void *ret;
+	double waited = 0;
+
+	memset(&o, 0, sizeof(o));
+	CK_OK(gcmap_gc_attach(gc, m));
+	pauser_init(&psweep, "gc:sweep");
+	pauser_init(&pborn, "gc:register-born");
+	pause_hook_install();
+	CK_OK(gcmap_gc_begin(gc));
+	epoch = LOAD(&gc->epoch);
+
+	col.gc = mut.gc = gc;
+	mut.m = m;
+	mut.o = &o;
+	col.p = &psweep;
+	mut.p = &pborn;
+	ck_assert_int_eq(pthread_create(&col.tid, NULL, dp_collector, &col), 0);
+	ck_assert_msg(pauser_wait_arrived(&psweep, EV_WAIT_S), "the collector never swept");
+	ck_assert_int_eq(pthread_create(&mut.tid, NULL, dp_mutator, &mut), 0);
+	ck_assert_msg(pauser_wait_arrived(&pborn, EV_WAIT_S),
+		      "the registration did not see born_marked during the sweep");
+	/* Born marked with epoch E; now let cycle E end and E+1 begin. */
+	pauser_release(&psweep);
+	while (!(LOAD(&gc->epoch) == epoch + 1 && LOAD(&gc->phase) == GC_MARKING)) {
+		ck_assert_msg(waited < EV_WAIT_S, "the next cycle did not begin");
+		usleep(1000);
+		waited += 1e-3;
+	}
+	pauser_release(&pborn);
+
+	ck_assert_int_eq(pthread_join(mut.tid, &ret), 0);
+	ck_assert_ptr_null(ret);
+	ck_assert(!mut.missed);
+	CK_OK(mut.rc[0]);
+	CK_RC(mut.rc[1], 1);
+	/* With the double push, the marker of E+1 loops on the grey list. */
+	for (waited = 0; !LOAD(&col.done); waited += 1e-3) {
+		ck_assert_msg(waited < EV_WAIT_S,
+			      "gcmap_gc_collect() did not return: the object was pushed grey twice");
+		usleep(1000);
+	}
+	ck_assert_int_eq(pthread_join(col.tid, &ret), 0);
+	ck_assert_ptr_null(ret);
+	ck_assert(!col.missed);
+	ck_assert(!pauser_timed_out(&psweep) && !pauser_timed_out(&pborn));
+	ck_assert_int_ge(col.rc[0], 0);
+	ck_assert_int_ge(col.rc[1], 0);
+	pause_hook_remove();
+	ck_assert(marked(gc, &o));
+	CK_RC(gcmap_gc_run_finalizers(gc, 0), 0);
+	ck_assert_int_eq(fin_count(&o), 0); /* stored: reachable */
+	ck_assert_int_eq(collect_run(gc), 0);
+	CK_OK(gcmap_gc_destroy(gc));
+	CK_OK(gcmap_destroy(m));
+	pauser_destroy(&psweep);
+	pauser_destroy(&pborn);
 }
 END_TEST
 
@@ -1256,6 +1374,7 @@ static Suite *gc_suite(void)
 	tcase_add_test(tc, test_gc_roots);
 	tcase_add_test(tc, test_gc_trace_children);
 	tcase_add_test(tc, test_gc_born_marked);
+	tcase_add_test(tc, test_gc_born_in_sweep_pushed_once);
 	tcase_add_loop_test(tc, test_gc_window_before_sweep, 0, 3);
 	tcase_add_test(tc, test_gc_stats);
 	tcase_add_test(tc, test_gc_stats_no_barrier);
