@@ -439,16 +439,15 @@ void gcmap__evac_help(struct gcmap *map, struct gcmap_table *tbl, struct gcmap_t
 	(void)skips;
 }
 
-int gcmap_maintain(struct gcmap *map, unsigned int budget, unsigned int flags)
+/* gcmap_maintain() without the argument checks and, in debug builds,
+ * without counting itself as an operation in flight: the background thread
+ * calls this, and gcmap_destroy() stops that thread itself. */
+static int maintain(struct gcmap *map, unsigned int budget, unsigned int flags)
 {
 	bool fit = flags & GCMAP_MAINTAIN_SHRINK_TO_FIT;
 	struct gcmap_table *tbl, *next;
 	int ret = 0;
 
-	if (!map || (flags & ~(unsigned int)GCMAP_MAINTAIN_SHRINK_TO_FIT))
-		return -EINVAL;
-	if (!gcmap__tls.registered)
-		return -EPERM;
 	gcmap__rcu_read_lock();
 	while (budget > 0) {
 		uint64_t u, nunits;
@@ -492,6 +491,27 @@ int gcmap_maintain(struct gcmap *map, unsigned int budget, unsigned int flags)
 		}
 	}
 	gcmap__rcu_read_unlock();
+	return ret;
+}
+
+int gcmap_maintain(struct gcmap *map, unsigned int budget, unsigned int flags)
+{
+	int ret;
+
+	if (!map || (flags & ~(unsigned int)GCMAP_MAINTAIN_SHRINK_TO_FIT))
+		return -EINVAL;
+	if (!gcmap__tls.registered)
+		return -EPERM;
+#ifdef GCMAP_DEBUG
+	if (map->magic != GCMAP_MAGIC)
+		return -EINVAL;
+	/* A user's call is an operation in flight for gcmap_destroy(). */
+	__atomic_fetch_add(&map->active, 1, __ATOMIC_RELAXED);
+#endif
+	ret = maintain(map, budget, flags);
+#ifdef GCMAP_DEBUG
+	__atomic_fetch_sub(&map->active, 1, __ATOMIC_RELAXED);
+#endif
 	return ret;
 }
 
@@ -567,7 +587,7 @@ static void *bg_main(void *arg)
 		int left;
 
 		pthread_mutex_unlock(&bg->mu);
-		left = gcmap_maintain(map, 256, 0);
+		left = maintain(map, 256, 0);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += left > 0 ? 200000 : 10000000; /* 0.2 ms busy, 10 ms idle */
 		if (ts.tv_nsec >= 1000000000) {

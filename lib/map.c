@@ -974,8 +974,8 @@ int gcmap_destroy(struct gcmap *map)
 	/* Off the GCMAP_STATS writer's list first: it runs gcmap_count. */
 	gcmap__diag_remove_map(map);
 #ifdef GCMAP_DEBUG
-	/* Before anything else is undone. The background thread's work
-	 * (gcmap_maintain) is not counted: it is stopped below. */
+	/* Before anything else is undone. Users' gcmap_maintain() calls are
+	 * counted; the background thread's work is not: it is stopped below. */
 	if (__atomic_load_n(&map->active, __ATOMIC_RELAXED) != 0) {
 		gcmap__diag_add_map(map);
 		return -EBUSY;

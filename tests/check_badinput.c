@@ -841,6 +841,65 @@ static void *busy_writer(void *arg)
 	return NULL;
 }
 
+/* The same for a user's gcmap_maintain(), held in the middle of a move. */
+static int hold_mover, mover_held;
+
+static void hold_move_hook(const char *point)
+{
+	if (strcmp(point, "evac:mid-move") == 0 && LOAD(&hold_mover)) {
+		STORE(&hold_mover, 0); /* once */
+		STORE(&mover_held, 1);
+		while (LOAD(&mover_held) == 1)
+			sched_yield();
+	}
+}
+
+static void *busy_maintainer(void *arg)
+{
+	struct gcmap *m = arg;
+
+	if (gcmap_thread_register() != 0)
+		return (void *)1;
+	if (gcmap_maintain(m, UINT_MAX, 0) != 0)
+		return (void *)2;
+	if (gcmap_thread_unregister() != 0)
+		return (void *)3;
+	return NULL;
+}
+
+START_TEST(test_badinput_destroy_maintain_in_flight)
+{
+	struct gcmap *m = new_map(GCMAP_KEY_U64, 0);
+	pthread_t t;
+	void *ret;
+	int rc;
+
+	/* A grow is due but left to gcmap_maintain(). */
+	__atomic_store_n(&gcmap__test_flags, GCMAP_TEST_NO_POLICY, __ATOMIC_RELAXED);
+	for (uint64_t i = 0; i < 200; i++)
+		CK_RC(gcmap_put_u64(m, i, val_of(i + 1), NULL), 1);
+	STORE(&hold_mover, 1);
+	__atomic_store_n(&gcmap__sched_hook, hold_move_hook, __ATOMIC_RELEASE);
+	ck_assert_int_eq(pthread_create(&t, NULL, busy_maintainer, m), 0);
+	while (!LOAD(&mover_held))
+		sched_yield();
+	rc = gcmap_destroy(m);
+	STORE(&mover_held, 2);
+	ck_assert_int_eq(pthread_join(t, &ret), 0);
+	__atomic_store_n(&gcmap__sched_hook, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&gcmap__test_flags, 0, __ATOMIC_RELAXED);
+	ck_assert_ptr_null(ret);
+	CK_RC(rc, -EBUSY);
+	for (uint64_t i = 0; i < 200; i++) {
+		void *v = NULL;
+
+		CK_OK(gcmap_get_u64(m, i, &v));
+		ck_assert_ptr_eq(v, val_of(i + 1));
+	}
+	CK_OK(gcmap_destroy(m));
+}
+END_TEST
+
 START_TEST(test_badinput_destroy_op_in_flight)
 {
 	struct gcmap_options o;
@@ -1845,6 +1904,7 @@ static Suite *badinput_suite(void)
 	tcase_add_test(tc, test_badinput_destroy_background);
 #if defined(GCMAP_DEBUG) && defined(GCMAP_TESTHOOKS)
 	tcase_add_test(tc, test_badinput_destroy_op_in_flight);
+	tcase_add_test(tc, test_badinput_destroy_maintain_in_flight);
 #endif
 	tcase_add_test(tc, test_badinput_get_u64);
 	tcase_add_test(tc, test_badinput_put_u64);
