@@ -44,7 +44,7 @@ static void usage(FILE *f)
 		"  -m MAPS            attached maps, 2..%d (default 2)\n"
 		"  -k OBJECTS         objects per writer (default 1024, TSan 256)\n"
 		"  -b BUDGET          gcmap_gc_step() budget (default 16, TSan 4)\n"
-		"  -C N               re-register the object in 1 move of N (default 0: never)\n"
+		"  -C N               re-register the object in 1 move of N (default 64; 0: never)\n"
 		"  --no-barrier       GCMAP_GC_F_UNSAFE_NO_BARRIER (the negative control)\n"
 		"  --expect-violation stop each run at its first violation; exit 0 only if\n"
 		"                     every run found one\n"
@@ -82,6 +82,7 @@ static void parse(int argc, char **argv, struct cli *cl)
 	memset(cl, 0, sizeof(*cl));
 	gcs_default_opts(&cl->o);
 	cl->o.secs = 5;
+	cl->o.churn = 64; /* registration races with the sweep (found a bug) */
 	cl->runs = 1;
 	while ((c = getopt_long(argc, argv, "s:d:c:r:w:R:m:k:b:C:h", lo, NULL)) != -1) {
 		switch (c) {
