@@ -58,6 +58,13 @@ enum { ST_NONE = 0, ST_OK, ST_FAILED, ST_HUNG, ST_CRASHED };
 
 static FILE *csv;
 
+/* For bench-plot: W3's latency histogram merged over the good runs, and
+ * W4's heap series from the first good run (bench.h, struct bench_plot). */
+static uint64_t w3_hist[MAX_THREADS_LIST][NR_TABLES][BENCH_HIST_BUCKETS];
+static unsigned int w3_hist_runs[MAX_THREADS_LIST][NR_TABLES];
+static struct bench_sample w4_series[NR_TABLES][BENCH_SERIES_MAX];
+static unsigned int w4_nr_samples[NR_TABLES];
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: gcmap-bench [options]\n"
@@ -203,6 +210,7 @@ static int measure(enum workload wl, const struct table_ops *ops, const struct w
 	memset(res, 0, sizeof(*res));
 	res->buckets = -1.0;
 	memset(bench_progress, 0, BENCH_PROGRESS_SLOTS * 64);
+	memset(bench_plot, 0, sizeof(*bench_plot));
 	if (pipe(fds))
 		bench_die("pipe", errno);
 	fflush(stdout);
@@ -430,6 +438,57 @@ static void csv_row(enum workload wl, unsigned int threads, size_t tab, const ch
 		all_tables[tab]->name, metric, f.med, f.min, f.max, f.n, opt.runs, notes);
 }
 
+/* Keep what a good run left in bench_plot (see the w3_hist comment). */
+static void keep_plot_data(enum workload wl, unsigned int ti, size_t tab)
+{
+	if (wl == W3) {
+		for (unsigned int i = 0; i < BENCH_HIST_BUCKETS; i++)
+			w3_hist[ti][tab][i] += bench_plot->hist[i];
+		w3_hist_runs[ti][tab]++;
+	} else if (wl == W4 && !w4_nr_samples[tab]) {
+		w4_nr_samples[tab] = bench_plot->nr_samples;
+		memcpy(w4_series[tab], bench_plot->sample,
+		       bench_plot->nr_samples * sizeof(struct bench_sample));
+	}
+}
+
+/*
+ * The plot rows (bench/README.md, "CSV"): one value each, in the median, min
+ * and max columns alike; the metric names the x value after a colon.
+ * W3 "hist_ns_le:U": inserts that took at most U ns (and more than the
+ * previous row's U), summed over the runs_ok good runs; empty buckets left out.
+ * W4 "heap_KIND:OPS": heap bytes after OPS puts and deletes, one run.
+ */
+static void csv_plot_rows(enum workload wl, unsigned int threads, unsigned int ti, size_t tab)
+{
+	static const char *const kinds[NR_BENCH_SAMPLE_KINDS] = {
+		"fill", "delete", "refill", "filled", "deleted", "fitted", "reinserted",
+	};
+	const char *name = all_tables[tab]->name;
+
+	if (!csv)
+		return;
+	if (wl == W3) {
+		for (unsigned int i = 0; i < BENCH_HIST_BUCKETS; i++) {
+			uint64_t c = w3_hist[ti][tab][i];
+
+			if (c)
+				fprintf(csv, "W3,%u,%s,hist_ns_le:%llu,%llu,%llu,%llu,%u,%u,\n",
+					threads, name, (unsigned long long)bench_hist_upper(i),
+					(unsigned long long)c, (unsigned long long)c,
+					(unsigned long long)c, w3_hist_runs[ti][tab], opt.runs);
+		}
+	} else if (wl == W4) {
+		for (unsigned int i = 0; i < w4_nr_samples[tab]; i++) {
+			const struct bench_sample *s = &w4_series[tab][i];
+
+			fprintf(csv, "W4,1,%s,heap_%s:%llu,%.0f,%.0f,%.0f,1,%u,\n", name,
+				kinds[s->kind], (unsigned long long)s->ops, s->bytes, s->bytes,
+				s->bytes, opt.runs);
+		}
+	}
+}
+
 /* "12.3 [11.9..12.8]" into @buf. */
 static const char *fmt_fig(char *buf, size_t len, struct fig f, int prec)
 {
@@ -512,6 +571,7 @@ static void print_rows(enum workload wl, unsigned int ti, const struct wl_params
 				f[i] = figure(wl, ti, tab, i);
 				csv_row(wl, p->threads, tab, names[i], f[i], ti);
 			}
+			csv_plot_rows(wl, p->threads, ti, tab);
 			printf("%-3u %-16s %-24s %5.0f %7.2f %7.1f %7.1f %8.1f %-26s %s\n",
 			       p->threads, all_tables[tab]->name,
 			       fmt_fig(a, sizeof(a), f[R3_MOPS], 2), f[R3_CPU].med, f[R3_P50].med,
@@ -536,6 +596,7 @@ static void print_rows(enum workload wl, unsigned int ti, const struct wl_params
 			csv_row(W4, 1, tab, "self_reported_filled", self, ti);
 			csv_row(W4, 1, tab, "self_reported_deleted",
 				figure(W4, ti, tab, R4_SELF_DEL), ti);
+			csv_plot_rows(wl, 1, ti, tab);
 			if (self.n && self.med > 0)
 				snprintf(a, sizeof(a), "%.2f", self.med / mib);
 			else
@@ -685,6 +746,8 @@ static void run_all(void)
 						int st = measure(sub[s], all_tables[tab], &p, res);
 
 						status[sub[s]][ti][tab][r] = st;
+						if (st == ST_OK)
+							keep_plot_data(sub[s], ti, tab);
 						fprintf(stderr,
 							"  %s t=%u run %u/%u %-16s %s%s%s\n",
 							wl_names[sub[s]], p.threads, r + 1,
@@ -874,6 +937,10 @@ int main(int argc, char **argv)
 	bench_progress = mmap(NULL, BENCH_PROGRESS_SLOTS * 64, PROT_READ | PROT_WRITE,
 			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (bench_progress == MAP_FAILED)
+		bench_die("mmap", errno);
+	bench_plot = mmap(NULL, sizeof(*bench_plot), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (bench_plot == MAP_FAILED)
 		bench_die("mmap", errno);
 	if (opt.csv) {
 		csv = fopen(opt.csv, "w");

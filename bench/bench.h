@@ -141,6 +141,46 @@ static inline void bench_progress_set(unsigned int slot, uint64_t ops)
 		__atomic_store_n(&bench_progress[slot * 8], ops, __ATOMIC_RELAXED);
 }
 
+/*
+ * Data for `make bench-plot`, handed from a child to the driver in another
+ * MAP_SHARED area (the driver clears it before each measurement): W3's
+ * insert-latency histogram, merged over the threads, and W4's heap series.
+ * The child fills it before it writes its run_result, so a driver that read
+ * a whole result reads it complete; it is used only from runs that passed.
+ */
+#define BENCH_HIST_BUCKETS (61 * 16) /* workloads.c's log-linear histogram */
+#define BENCH_SERIES_MAX 512
+
+/* Kinds of W4 sample: a reading every 1/64 of N operations in each phase
+ * (not quiesced: frees still waiting for a grace period count), and the
+ * quiesced readings the W4 figures are (filled, deleted, fitted, re-inserted). */
+enum bench_sample_kind {
+	BS_FILL = 0,
+	BS_DELETE,
+	BS_REFILL,
+	BS_FILLED,
+	BS_DELETED,
+	BS_FITTED,
+	BS_REINSERTED,
+	NR_BENCH_SAMPLE_KINDS
+};
+
+struct bench_sample {
+	uint64_t ops; /* puts and deletes done so far in the W4 cycle */
+	double bytes; /* heap bytes held by the table (as the W4 figures) */
+	int kind; /* enum bench_sample_kind */
+};
+
+struct bench_plot {
+	uint64_t hist[BENCH_HIST_BUCKETS]; /* W3: inserts per latency bucket */
+	unsigned int nr_samples;
+	struct bench_sample sample[BENCH_SERIES_MAX]; /* W4 */
+};
+extern struct bench_plot *bench_plot;
+
+/* The largest latency in ns that falls into histogram bucket @i. */
+uint64_t bench_hist_upper(unsigned int i);
+
 /* Clock and heap. */
 uint64_t bench_now_ns(void);
 size_t bench_heap_bytes(void);

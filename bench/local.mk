@@ -1,7 +1,8 @@
 # bench/local.mk - gcmap-bench, the benchmark program; never part of make check.
 # `make bench` builds and runs the full run (several minutes), `make bench-quick`
 # the --quick one (under a minute), `make bench-callgrind` the instruction
-# counts per lookup; BENCH_ARGS adds options: make bench BENCH_ARGS='-t 1,2'.
+# counts per lookup, `make bench-plot` the charts (below); BENCH_ARGS adds
+# options: make bench BENCH_ARGS='-t 1,2'.
 EXTRA_PROGRAMS += bench/gcmap-bench
 bench_gcmap_bench_SOURCES = \
 	bench/bench.h \
@@ -27,4 +28,20 @@ bench-quick: bench/gcmap-bench$(EXEEXT)
 bench-callgrind: bench/gcmap-bench$(EXEEXT)
 	$(SHELL) $(srcdir)/bench/callgrind.sh ./bench/gcmap-bench$(EXEEXT) 100000
 
-.PHONY: bench bench-quick bench-callgrind
+# make bench-plot: W3 and W4 with --csv (bench/bench-plot.csv in the build
+# folder), then bench/plot.gp draws the charts BENCHMARKS.md shows into
+# $(srcdir)/doc/img/ (committed). BENCH_PLOT_ARGS adds options; empty, it is
+# the full-size run of W3 and W4: make bench-plot BENCH_PLOT_ARGS=--quick.
+BENCH_PLOT_ARGS =
+BENCH_PLOT_PNGS = doc/img/w3-insert-latency.png doc/img/w4-heap-cycle.png
+EXTRA_DIST += bench/plot.gp $(BENCH_PLOT_PNGS)
+CLEANFILES += bench/bench-plot.csv
+
+bench-plot: bench/gcmap-bench$(EXEEXT)
+	@test -n '$(GNUPLOT)' || { echo 'bench-plot: gnuplot not found: install it (Debian: apt-get install gnuplot-nox), then rerun configure'; exit 1; }
+	./bench/gcmap-bench$(EXEEXT) -w W3,W4 --csv bench/bench-plot.csv $(BENCH_PLOT_ARGS)
+	$(MKDIR_P) '$(srcdir)/doc/img'
+	'$(GNUPLOT)' -e "csv='bench/bench-plot.csv'; outdir='$(srcdir)/doc/img'" '$(srcdir)/bench/plot.gp'
+	@echo 'bench-plot: wrote $(BENCH_PLOT_PNGS) in $(srcdir)'
+
+.PHONY: bench bench-quick bench-callgrind bench-plot

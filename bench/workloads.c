@@ -20,6 +20,7 @@
 struct bench_val **bench_vals;
 size_t bench_nr_vals;
 uint64_t *bench_progress;
+struct bench_plot *bench_plot;
 
 /* ---- clock, heap, errors ---- */
 
@@ -109,6 +110,13 @@ static uint64_t hist_upper(unsigned int i)
 	e = i / HIST_SUB + 3;
 	sub = i % HIST_SUB;
 	return (((uint64_t)HIST_SUB + sub + 1) << (e - 4)) - 1;
+}
+
+_Static_assert(HIST_N == BENCH_HIST_BUCKETS, "bench.h's histogram size is workloads.c's");
+
+uint64_t bench_hist_upper(unsigned int i)
+{
+	return hist_upper(i);
 }
 
 static void hist_add(struct hist *h, uint64_t v)
@@ -425,6 +433,8 @@ static void run_threads(struct shared *sh, struct run_result *res)
 		res->v[R3_P999] = (double)hist_quantile(all, 0.999) / 1e3;
 		res->v[R3_P9999] = (double)hist_quantile(all, 0.9999) / 1e3;
 		res->v[R3_MAX] = (double)all->max / 1e3;
+		if (bench_plot)
+			memcpy(bench_plot->hist, all->n, sizeof(all->n));
 		if (sh->ops->count(sh->tbl) != p->n3 || verify(sh, NULL, p->n3, 20000, &r)) {
 			res->ok = 0;
 			snprintf(res->note, sizeof(res->note), "wrong contents after inserts");
@@ -475,6 +485,27 @@ static double timer_overhead_ns(void)
 	return (double)d[50];
 }
 
+/* W4's heap series for bench-plot: where it stands in the cycle. */
+struct series {
+	size_t heap0;
+	uint64_t ops, step;
+};
+
+static void series_add(int kind, uint64_t ops, double bytes)
+{
+	struct bench_plot *bp = bench_plot;
+
+	if (bp && bp->nr_samples < BENCH_SERIES_MAX)
+		bp->sample[bp->nr_samples++] = (struct bench_sample){ ops, bytes, kind };
+}
+
+/* Count one operation if @did_op; every @step-th, read the heap as it is. */
+static void series_op(struct series *s, int kind, bool did_op)
+{
+	if (did_op && !(++s->ops % s->step))
+		series_add(kind, s->ops, (double)(bench_heap_bytes() - s->heap0));
+}
+
 /* W4: bytes the table holds at 1M entries, after deleting 90% (keeping
  * every tenth key number) and after re-inserting them. One thread. */
 static void run_memory(const struct table_ops *ops, const struct wl_params *p,
@@ -487,15 +518,20 @@ static void run_memory(const struct table_ops *ops, const struct wl_params *p,
 	ops->thread_init();
 	bench_heap_settle();
 	heap0 = bench_heap_bytes();
+	struct series ser = { .heap0 = heap0, .step = n / 64 ? n / 64 : 1 };
+
 	tbl = ops->create(&(struct table_cfg){ .final_entries = n, .base_entries = n });
 	res->buckets_initial = ops->buckets(tbl, 0, &res->buckets_est);
+	series_add(BS_FILL, 0, (double)(bench_heap_bytes() - heap0));
 	for (size_t i = 0; i < n; i++) {
 		bad |= ops->put(tbl, bench_key(i), bench_vals[i]) != 1;
 		if (!(i & 1023))
 			bench_progress_set(0, i);
+		series_op(&ser, BS_FILL, true);
 	}
 	ops->quiesce(tbl);
 	res->v[R4_FILL] = (double)(bench_heap_bytes() - heap0);
+	series_add(BS_FILLED, ser.ops, res->v[R4_FILL]);
 	res->v[R4_PER_ENTRY] = res->v[R4_FILL] / (double)n;
 	res->v[R4_SELF_FILL] = (double)ops->self_bytes(tbl);
 	bad |= ops->count(tbl) != n;
@@ -505,16 +541,19 @@ static void run_memory(const struct table_ops *ops, const struct wl_params *p,
 			bad |= !ops->del(tbl, bench_key(i));
 		if (!(i & 1023))
 			bench_progress_set(0, n + i);
+		series_op(&ser, BS_DELETE, i % 10);
 	}
 	ops->quiesce(tbl);
 	res->v[R4_DEL] = (double)(bench_heap_bytes() - heap0);
 	res->v[R4_SELF_DEL] = (double)ops->self_bytes(tbl);
+	series_add(BS_DELETED, ser.ops, res->v[R4_DEL]);
 	res->buckets = ops->buckets(tbl, bench_heap_bytes() - heap0, &res->buckets_est);
 	bad |= ops->count(tbl) != (n + 9) / 10;
 	res->v[R4_FIT] = NAN;
 	if (ops->shrink_to_fit) {
 		ops->shrink_to_fit(tbl);
 		res->v[R4_FIT] = (double)(bench_heap_bytes() - heap0);
+		series_add(BS_FITTED, ser.ops, res->v[R4_FIT]);
 	}
 
 	for (size_t i = 0; i < n; i++) {
@@ -522,9 +561,11 @@ static void run_memory(const struct table_ops *ops, const struct wl_params *p,
 			bad |= ops->put(tbl, bench_key(i), bench_vals[i]) != 1;
 		if (!(i & 1023))
 			bench_progress_set(0, 2 * n + i);
+		series_op(&ser, BS_REFILL, i % 10);
 	}
 	ops->quiesce(tbl);
 	res->v[R4_REINS] = (double)(bench_heap_bytes() - heap0);
+	series_add(BS_REINSERTED, ser.ops, res->v[R4_REINS]);
 	res->v[R4_SELF_REINS] = (double)ops->self_bytes(tbl);
 	bad |= ops->count(tbl) != n;
 	res->ok = !bad;
