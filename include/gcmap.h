@@ -612,8 +612,10 @@ GCMAP_API int gcmap_gc_create(const struct gcmap_gc_options *opts, struct gcmap_
  * gcmap_gc_destroy() - detach every map and free the domain.
  *
  * Context: a registered thread, outside any read-side section and never from
- * a finalizer or callback; no other thread may use the domain any more.
- * Waits for a cycle or finalizer run in progress and for pending callbacks.
+ * a finalizer or callback; no other thread may use the domain any more
+ * (a cycle or finalizer run on another thread must have returned). Stops
+ * the background thread, waiting for the cycle or finalizer it is running,
+ * and waits for pending callbacks.
  * Registered objects are not finalized (their finalizers are dropped).
  * Return: 0, -EINVAL, -EPERM, -EDEADLK inside a read-side section.
  */
@@ -661,6 +663,8 @@ GCMAP_API int gcmap_gc_register(struct gcmap_gc *gc, void *obj, gcmap_finalize_f
  *
  * Context: a registered thread. The bookkeeping is freed after a grace
  * period and after any cycle in progress; @obj itself is the caller's.
+ * Its finalizer, queued or not, does not start after this returns; one
+ * that had started on another thread may still be running.
  * Return: 0, -EINVAL, -EPERM, -ENOENT.
  */
 GCMAP_API int gcmap_gc_unregister(struct gcmap_gc *gc, void *obj);

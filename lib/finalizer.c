@@ -67,6 +67,11 @@ static void run_one(struct gcmap_gc *gc, struct gc_obj *e)
 		GCMAP_TRACE2(finalizer_run, gc, e->obj);
 		fn(e->obj, e->arg);
 		__atomic_fetch_add(&gc->nr_finalized, 1, __ATOMIC_RELAXED);
+		/* Plain: fin_rw orders it before the next sweep, which treats
+		 * the object as a candidate if this is still the epoch (the
+		 * finalizer may have resurrected it after marking ended).
+		 * Acquire pairs with begin's release store of the epoch. */
+		e->fin_epoch = __atomic_load_n(&gc->epoch, __ATOMIC_ACQUIRE);
 	}
 	__atomic_store_n(&e->running, 0, __ATOMIC_RELEASE);
 	pthread_rwlock_unlock(&gc->fin_rw);

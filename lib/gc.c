@@ -91,6 +91,7 @@ int gcmap_gc_create(const struct gcmap_gc_options *opts, struct gcmap_gc **out)
 	pthread_mutex_init(&gc->fin_lock, NULL);
 	pthread_cond_init(&gc->fin_cv, NULL);
 	pthread_rwlock_init(&gc->fin_rw, NULL);
+	pthread_mutex_init(&gc->sweep_lock, NULL);
 	if (o.flags & GCMAP_GC_F_BACKGROUND) {
 		err = gcmap__gc_bg_start(gc);
 		if (err) {
@@ -171,6 +172,7 @@ int gcmap_gc_destroy(struct gcmap_gc *gc)
 	pthread_mutex_destroy(&gc->fin_lock);
 	pthread_cond_destroy(&gc->fin_cv);
 	pthread_rwlock_destroy(&gc->fin_rw);
+	pthread_mutex_destroy(&gc->sweep_lock);
 	gcmap__free(NULL, gc, sizeof(*gc));
 	return 0;
 }
@@ -319,8 +321,8 @@ int gcmap_gc_register(struct gcmap_gc *gc, void *obj, gcmap_finalize_fn finalize
 	 * begins after this check, its handshake waits for this section and the
 	 * object is found where the caller stores it.
 	 */
-	if (__atomic_load_n(&gc->born_marked, __ATOMIC_ACQUIRE)) {
-		born = __atomic_load_n(&gc->epoch, __ATOMIC_ACQUIRE);
+	born = __atomic_load_n(&gc->born_marked, __ATOMIC_ACQUIRE);
+	if (born) {
 		e->mark = born;
 		GCMAP_SCHED_POINT("gc:register-born");
 	}
@@ -387,6 +389,10 @@ int gcmap_gc_unregister(struct gcmap_gc *gc, void *obj)
 		return err;
 	e = v;
 	__atomic_store_n(&e->dead, 1, __ATOMIC_RELEASE);
+	/* Exactly one of this and run_one()'s exchange takes the finalizer:
+	 * once this returns, a queued finalizer no longer starts. acq_rel as
+	 * there. */
+	(void)__atomic_exchange_n(&e->finalize, NULL, __ATOMIC_ACQ_REL);
 	__atomic_fetch_sub(&gc->nr_registered, 1, __ATOMIC_RELAXED);
 	if (__atomic_load_n(&e->roots, __ATOMIC_RELAXED))
 		__atomic_fetch_sub(&gc->nr_roots, 1, __ATOMIC_RELAXED);
@@ -405,6 +411,9 @@ int gcmap_gc_root_add(struct gcmap_gc *gc, void *obj)
 	gcmap__rcu_read_lock();
 	e = lookup_rcu(gc, obj);
 	if (e) {
+		/* Loaded before the phase: see the sweep-window branch. */
+		uint32_t born = __atomic_load_n(&gc->born_marked, __ATOMIC_ACQUIRE);
+
 		if (__atomic_fetch_add(&e->roots, 1, __ATOMIC_RELAXED) == 0)
 			__atomic_fetch_add(&gc->nr_roots, 1, __ATOMIC_RELAXED);
 		/* A root added during marking may be behind the root scan;
@@ -413,8 +422,20 @@ int gcmap_gc_root_add(struct gcmap_gc *gc, void *obj)
 		if (__atomic_load_n(&gc->phase, __ATOMIC_ACQUIRE) == GC_MARKING) {
 			gcmap__gc_shade(gc, obj, false);
 			gcmap__gc_flush();
-		} else if (__atomic_load_n(&gc->born_marked, __ATOMIC_ACQUIRE)) {
-			gcmap__gc_mark_entry(gc, e);
+		} else if (born) {
+			/* The sweep must not take it: mark it with the value
+			 * loaded once (not the epoch, which a begin may have
+			 * moved on before its phase store: marked with the new
+			 * epoch, the root would escape that cycle's scan), and
+			 * only forward (a barrier of a newer cycle may have
+			 * marked and pushed it already). acq_rel as in
+			 * gcmap__gc_mark_entry(). */
+			uint32_t cur = __atomic_load_n(&e->mark, __ATOMIC_RELAXED);
+
+			while ((int32_t)(cur - born) < 0 &&
+			       !__atomic_compare_exchange_n(&e->mark, &cur, born, true,
+							    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+				;
 		}
 	}
 	gcmap__rcu_read_unlock();
@@ -483,11 +504,16 @@ int gcmap_gc_begin(struct gcmap_gc *gc)
 	pthread_mutex_unlock(&gc->zlock);
 	gc->t_begin = now_ns();
 	__atomic_store_n(&gc->nr_marked, 0, __ATOMIC_RELAXED);
-	/* A new mark value: last cycle's marks are white now. Release pairs
-	 * with the acquire in gcmap__gc_mark_entry(). */
-	__atomic_store_n(&gc->epoch, gc->epoch + 1, __ATOMIC_RELEASE);
+	/* A new mark value: last cycle's marks are white now. Never 0, the
+	 * mark of an entry never marked and born_marked's "off". Release
+	 * pairs with the acquire in gcmap__gc_mark_entry(), which a writer
+	 * reaches after its acquire load of the phase stored next. */
+	__atomic_store_n(&gc->epoch, gc->epoch + 1 ? gc->epoch + 1 : 1, __ATOMIC_RELEASE);
+	GCMAP_SCHED_POINT("gc:begin-epoch");
 	__atomic_store_n(&gc->phase, GC_MARKING, __ATOMIC_RELEASE);
-	__atomic_store_n(&gc->born_marked, true, __ATOMIC_RELEASE);
+	/* Last: a registration that loads this value (acquire) sees the
+	 * phase MARKING, so it shades what it registers. */
+	__atomic_store_n(&gc->born_marked, gc->epoch, __ATOMIC_RELEASE);
 	/* The handshake: after this grace period no writer that saw the
 	 * barrier off is still storing, and no thread holds an object in a
 	 * read-side section that began before marking. */
@@ -714,11 +740,18 @@ static int collect_candidates(const struct gcmap_entry *ent, void *arg)
 		}
 		return 0;
 	}
-	/* Queued objects whose finalizer has not run or is running are
-	 * candidates too: they are not queued again, but what they reach must
-	 * stay alive until their finalizer has returned (ordering). */
+	/*
+	 * Queued objects whose finalizer has not run are candidates too: they
+	 * are not queued again, but what they reach must stay alive until
+	 * their finalizer has returned (ordering). So are objects whose
+	 * finalizer returned in this cycle: it may have stored its object
+	 * somewhere after marking ended (resurrection), with the barrier off,
+	 * and what the object reaches must not be swept under it. (@running
+	 * is always 0 here, since the sweep excludes finalizers through
+	 * fin_rw; it is checked in case that rule changes.)
+	 */
 	if (__atomic_load_n(&e->finalize, __ATOMIC_ACQUIRE) ||
-	    __atomic_load_n(&e->running, __ATOMIC_ACQUIRE))
+	    __atomic_load_n(&e->running, __ATOMIC_ACQUIRE) || e->fin_epoch == epoch)
 		return push(cands, e);
 	return 0;
 }
@@ -780,7 +813,7 @@ static void end_cycle(struct gcmap_gc *gc, int queued)
 	size_t reg = __atomic_load_n(&gc->nr_registered, __ATOMIC_RELAXED);
 	struct gc_obj *z;
 
-	__atomic_store_n(&gc->born_marked, false, __ATOMIC_RELEASE);
+	__atomic_store_n(&gc->born_marked, 0, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&gc->zlock);
 	gc->cycle_active = false;
 	z = gc->zombies;
@@ -820,14 +853,19 @@ int gcmap_gc_finish(struct gcmap_gc *gc)
 	 * (fin_rw, taken first: a finalizer may take mark_lock). If one is
 	 * running, this cycle queues nothing (everything unmarked survives it,
 	 * what a running finalizer's object reaches included) rather than
-	 * wait for user code: the next cycle sweeps.
+	 * wait for user code: the next cycle sweeps. Concurrent finishers
+	 * take turns (sweep_lock), so the trylock fails only because of a
+	 * finalizer.
 	 */
+	pthread_mutex_lock(&gc->sweep_lock);
 	swept = pthread_rwlock_trywrlock(&gc->fin_rw) == 0;
+	GCMAP_SCHED_POINT("gc:finish-trylocked");
 	pthread_mutex_lock(&gc->mark_lock);
 	if (!gc->need_sweep) {
 		pthread_mutex_unlock(&gc->mark_lock);
 		if (swept)
 			pthread_rwlock_unlock(&gc->fin_rw);
+		pthread_mutex_unlock(&gc->sweep_lock);
 		return r;
 	}
 	r = swept ? sweep_locked(gc) : 0;
@@ -837,6 +875,7 @@ int gcmap_gc_finish(struct gcmap_gc *gc)
 	pthread_mutex_unlock(&gc->mark_lock);
 	if (swept)
 		pthread_rwlock_unlock(&gc->fin_rw);
+	pthread_mutex_unlock(&gc->sweep_lock);
 	return r;
 }
 

@@ -187,6 +187,9 @@ struct gc_obj {
 	uint8_t running; /* its finalizer is running; atomic */
 	uint8_t queued; /* queued for finalization (marker only) */
 	uint8_t resurrect_counted; /* marker only */
+	/* The epoch in which its finalizer returned (under fin_rw's read
+	 * lock; the sweep reads it under the write lock), or 0. */
+	uint32_t fin_epoch;
 	long refs; /* atomic */
 	struct gc_obj *grey_next; /* grey stack link; atomic relaxed */
 	struct gc_obj *fin_next; /* sweep batch / ready queue link (fin_lock) */
@@ -203,11 +206,16 @@ struct gcmap_gc {
 	struct gcmap *registry; /* (uintptr_t)obj -> struct gc_obj * */
 	unsigned int flags;
 	unsigned int pace_percent;
-	uint32_t epoch; /* the current cycle's mark; written by begin (release) */
+	/* The current cycle's mark, never 0; written by begin (release)
+	 * before the phase. */
+	uint32_t epoch;
 	int phase; /* GC_IDLE / GC_MARKING; release store, acquire load */
-	/* From begin (after the phase is MARKING) until the sweep is done:
-	 * objects registered meanwhile are born marked. Release/acquire. */
-	bool born_marked;
+	/* The mark objects registered now are born with: from begin (stored
+	 * after the phase is MARKING) until the sweep is done, the cycle's
+	 * epoch; 0 otherwise. One load gives the registration a consistent
+	 * value (a stale one from the last sweep is harmless: that mark is
+	 * white in the new cycle). Release/acquire. */
+	uint32_t born_marked;
 	struct gc_obj *grey; /* Treiber stack of shaded entries */
 
 	/* Serialises cycles (begin/step/finish) with attach/detach. Writers
@@ -236,6 +244,10 @@ struct gcmap_gc {
 	 * finalizer may be freeing it, and what a finalizer's object reaches
 	 * stays alive until the finalizer has returned. */
 	pthread_rwlock_t fin_rw;
+	/* Serialises the sweep part of gcmap_gc_finish() (taken before
+	 * fin_rw): otherwise a finisher whose trylock of fin_rw failed because
+	 * another finisher held it would end the cycle without a sweep. */
+	pthread_mutex_t sweep_lock;
 	/* Finalizers ready to run (a grace period passed), under fin_lock. */
 	pthread_mutex_t fin_lock;
 	pthread_cond_t fin_cv;

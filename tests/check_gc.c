@@ -574,6 +574,226 @@ START_TEST(test_gc_born_in_sweep_pushed_once)
 END_TEST
 
 /*
+ * A registration that saw born_marked in the sweep window of cycle E, then
+ * the epoch of E+1 stored by a begin that has not yet stored the phase,
+ * marked the object with E+1 and did not push it (phase IDLE): the scan of
+ * E+1 found it marked and never traced it, so a child reachable only
+ * through it was finalized (found in review). Now the registration loads
+ * the born mark once: E, white in E+1, so the scan traces it.
+ */
+struct se_thread {
+	pthread_t tid;
+	struct gcmap_gc *gc;
+	struct gcmap *m;
+	struct tobj *x, *c;
+	struct pauser *p;
+	int rc[3];
+	bool missed;
+};
+
+static void *se_mutator(void *arg)
+{
+	struct se_thread *t = arg;
+	void *old = NULL;
+
+	if (gcmap_thread_register() != 0)
+		return (void *)1;
+	/* One section: c moves from the map into x, x into the map. */
+	if (gcmap_read_lock() != 0)
+		return (void *)2;
+	t->rc[0] = gcmap_delete_u64(t->m, 1, &old);
+	STORE(&t->x->field[0], t->c); /* before x is registered: no barrier */
+	pauser_arm(t->p);
+	t->rc[1] = gcmap_gc_register(t->gc, t->x, tobj_fin, tobj_trace, NULL);
+	t->missed = pauser_missed(t->p);
+	t->rc[2] = gcmap_put_u64(t->m, 2, t->x, NULL);
+	if (gcmap_read_unlock() != 0)
+		return (void *)3;
+	return gcmap_thread_unregister() ? (void *)4 : NULL;
+}
+
+static void *se_begin(void *arg)
+{
+	struct se_thread *t = arg;
+
+	if (gcmap_thread_register() != 0)
+		return (void *)1;
+	pauser_arm(t->p);
+	t->rc[0] = gcmap_gc_begin(t->gc);
+	t->missed = pauser_missed(t->p);
+	return gcmap_thread_unregister() ? (void *)2 : NULL;
+}
+
+START_TEST(test_gc_born_mark_not_from_next_epoch)
+{
+	struct gcmap_gc *gc = make_gc(0);
+	struct gcmap *m = make_map(GCMAP_KEY_U64, 0, NULL);
+	static struct tobj x, c;
+	struct pauser pborn, pbegin;
+	struct se_thread mut = { 0 }, beg = { 0 };
+	void *ret;
+
+	memset(&x, 0, sizeof(x));
+	memset(&c, 0, sizeof(c));
+	CK_OK(gcmap_gc_attach(gc, m));
+	reg_put(gc, m, GCMAP_KEY_U64, 1, &c);
+	pauser_init(&pborn, "gc:register-born");
+	pauser_init(&pbegin, "gc:begin-epoch");
+	pause_hook_install();
+	CK_OK(gcmap_gc_begin(gc)); /* cycle E */
+	mark_all(gc, 64, 1000); /* marking over: the window before the sweep */
+	mut.gc = beg.gc = gc;
+	mut.m = m;
+	mut.x = &x;
+	mut.c = &c;
+	mut.p = &pborn;
+	beg.p = &pbegin;
+	ck_assert_int_eq(pthread_create(&mut.tid, NULL, se_mutator, &mut), 0);
+	ck_assert_msg(pauser_wait_arrived(&pborn, EV_WAIT_S), "x was not born marked");
+	ck_assert_int_eq(gcmap_gc_finish(gc), 0); /* sweep of E: nothing queued */
+	ck_assert_int_eq(pthread_create(&beg.tid, NULL, se_begin, &beg), 0);
+	ck_assert_msg(pauser_wait_arrived(&pbegin, EV_WAIT_S), "begin did not store the epoch");
+	/* Epoch E+1, phase still IDLE: the registration goes on. */
+	pauser_release(&pborn);
+	ck_assert_int_eq(pthread_join(mut.tid, &ret), 0);
+	ck_assert_ptr_null(ret);
+	ck_assert(!mut.missed);
+	CK_OK(mut.rc[0]);
+	CK_OK(mut.rc[1]);
+	CK_RC(mut.rc[2], 1);
+	pauser_release(&pbegin);
+	ck_assert_int_eq(pthread_join(beg.tid, &ret), 0);
+	ck_assert_ptr_null(ret);
+	ck_assert(!beg.missed);
+	CK_OK(beg.rc[0]);
+	ck_assert(!pauser_timed_out(&pborn) && !pauser_timed_out(&pbegin));
+	pause_hook_remove();
+	ck_assert_int_eq(gcmap_gc_finish(gc), 0); /* cycle E+1 */
+	CK_RC(gcmap_gc_run_finalizers(gc, 0), 0);
+	ck_assert_msg(fin_count(&c) == 0, "c finalized while reachable: m[2] = x, x->field[0] = c");
+	ck_assert(marked(gc, &c));
+	CK_OK(gcmap_gc_destroy(gc));
+	CK_OK(gcmap_destroy(m));
+	pauser_destroy(&pborn);
+	pauser_destroy(&pbegin);
+}
+END_TEST
+
+/*
+ * A finalizer that resurrects its object after marking ended and before
+ * the sweep stores it with the barrier off: the sweep must still keep what
+ * the object reaches (found in review: it queued the child).
+ */
+static void resurrect_fin(void *obj, void *arg)
+{
+	struct tobj *o = obj;
+
+	INC(&o->fin);
+	ck_assert_int_eq(gcmap_put_u64(arg, 1, obj, NULL), 1);
+}
+
+START_TEST(test_gc_resurrect_before_sweep)
+{
+	struct gcmap_gc *gc = make_gc(0);
+	struct gcmap *m = make_map(GCMAP_KEY_U64, 0, NULL);
+	static struct tobj a, b;
+	void *v = NULL;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	CK_OK(gcmap_gc_attach(gc, m));
+	CK_OK(gcmap_gc_register(gc, &a, resurrect_fin, tobj_trace, m));
+	reg(gc, &b);
+	CK_OK(gcmap_gc_store(gc, &a.field[0], &b)); /* a -> b, a unreachable */
+	ck_assert_int_eq(gcmap_gc_collect(gc), 1); /* a queued; b kept (ordering) */
+	CK_OK(gcmap_gc_begin(gc));
+	mark_all(gc, 64, 1000); /* marking over: a and b white */
+	CK_RC(gcmap_gc_run_finalizers(gc, 0), 1); /* a back in m[1], a -> b */
+	ck_assert_int_eq(gcmap_gc_finish(gc), 0);
+	CK_RC(gcmap_gc_run_finalizers(gc, 0), 0);
+	CK_OK(gcmap_get_u64(m, 1, &v));
+	ck_assert_ptr_eq(v, &a);
+	ck_assert_int_eq(fin_count(&a), 1);
+	ck_assert_msg(fin_count(&b) == 0, "b finalized while m[1] = a and a->field[0] = b");
+	/* Both survive later cycles while a is in the map, and go once not. */
+	ck_assert_int_eq(collect_run(gc), 0);
+	CK_OK(gcmap_delete_u64(m, 1, NULL));
+	ck_assert_int_eq(collect_run(gc), 1); /* b (a's finalizer ran already) */
+	ck_assert_int_eq(fin_count(&b), 1);
+	ck_assert_int_eq(fin_count(&a), 1);
+	CK_OK(gcmap_gc_destroy(gc));
+	CK_OK(gcmap_destroy(m));
+}
+END_TEST
+
+/*
+ * Two gcmap_gc_finish() calls at once: the one that does not sweep must not
+ * end the cycle unswept (found in review: it failed the trylock of fin_rw,
+ * held by the other finisher, and ended the cycle as if a finalizer ran).
+ */
+struct cf_thread {
+	pthread_t tid;
+	struct gcmap_gc *gc;
+	struct pauser *p; /* NULL: not frozen */
+	int rc;
+	int done; /* atomic */
+};
+
+static void *cf_finisher(void *arg)
+{
+	struct cf_thread *t = arg;
+
+	if (gcmap_thread_register() != 0)
+		return (void *)1;
+	if (t->p)
+		pauser_arm(t->p);
+	t->rc = gcmap_gc_finish(t->gc);
+	if (t->p && pauser_missed(t->p))
+		t->rc = -9999;
+	STORE(&t->done, 1);
+	return gcmap_thread_unregister() ? (void *)2 : NULL;
+}
+
+START_TEST(test_gc_concurrent_finish_sweeps)
+{
+	struct gcmap_gc *gc = make_gc(0);
+	static struct tobj g;
+	struct pauser pz;
+	struct cf_thread a = { 0 }, b = { 0 };
+	void *ret;
+
+	memset(&g, 0, sizeof(g));
+	reg(gc, &g); /* unreachable: garbage */
+	CK_OK(gcmap_gc_begin(gc));
+	mark_all(gc, 64, 1000);
+	pauser_init(&pz, "gc:finish-trylocked");
+	pause_hook_install();
+	a.gc = b.gc = gc;
+	a.p = &pz;
+	ck_assert_int_eq(pthread_create(&a.tid, NULL, cf_finisher, &a), 0);
+	ck_assert_msg(pauser_wait_arrived(&pz, EV_WAIT_S), "the first finisher did not get there");
+	ck_assert_int_eq(pthread_create(&b.tid, NULL, cf_finisher, &b), 0);
+	/* Give the second finisher time to end the cycle if it can. */
+	for (int i = 0; i < 200 && !LOAD(&b.done); i++)
+		usleep(1000);
+	pauser_release(&pz);
+	ck_assert_int_eq(pthread_join(a.tid, &ret), 0);
+	ck_assert_ptr_null(ret);
+	ck_assert_int_eq(pthread_join(b.tid, &ret), 0);
+	ck_assert_ptr_null(ret);
+	ck_assert(!pauser_timed_out(&pz));
+	pause_hook_remove();
+	ck_assert_msg(a.rc >= 0 && b.rc >= 0, "finish: %d, %d", a.rc, b.rc);
+	ck_assert_msg(a.rc + b.rc == 1, "the cycle queued %d objects, not the 1 garbage object",
+		      a.rc + b.rc);
+	CK_RC(gcmap_gc_run_finalizers(gc, 0), 1);
+	ck_assert_int_eq(fin_count(&g), 1);
+	CK_OK(gcmap_gc_destroy(gc));
+	pauser_destroy(&pz);
+}
+END_TEST
+
+/*
  * Between the end of marking (gcmap_gc_step returned 0) and the sweep
  * (gcmap_gc_finish), the cycle is not over: an object registered and
  * stored then, a root added then (the header: root_add "shades @obj during
@@ -1375,6 +1595,9 @@ static Suite *gc_suite(void)
 	tcase_add_test(tc, test_gc_trace_children);
 	tcase_add_test(tc, test_gc_born_marked);
 	tcase_add_test(tc, test_gc_born_in_sweep_pushed_once);
+	tcase_add_test(tc, test_gc_born_mark_not_from_next_epoch);
+	tcase_add_test(tc, test_gc_resurrect_before_sweep);
+	tcase_add_test(tc, test_gc_concurrent_finish_sweeps);
 	tcase_add_loop_test(tc, test_gc_window_before_sweep, 0, 3);
 	tcase_add_test(tc, test_gc_stats);
 	tcase_add_test(tc, test_gc_stats_no_barrier);
