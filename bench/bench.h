@@ -117,6 +117,9 @@ struct table_ops {
 	size_t (*self_bytes)(void *tbl);
 	/* optional: give back what the entries do not need (gcmap_maintain) */
 	void (*shrink_to_fit)(void *tbl);
+	/* optional: the upkeep a user runs after a burst of writes (gcmap:
+	 * gcmap_maintain until no evacuation is pending), used by W4 */
+	void (*maintain)(void *tbl);
 	/* set for gcmap while it cannot grow (see GCMAP_BENCH_GROWS) */
 	bool fixed_size;
 };
