@@ -587,6 +587,9 @@ void bench_run_workload(enum workload wl, const struct table_ops *ops, const str
 	case W4_FRESH:
 		run_memory_fresh(ops, p, res);
 		break;
+	case W5:
+		bench_w5_run(p, res);
+		break;
 	default:
 		snprintf(res->note, sizeof(res->note), "no such workload");
 		break;
