@@ -293,6 +293,13 @@ static int measure(enum workload wl, const struct table_ops *ops, const struct w
 	return res->ok ? ST_OK : ST_FAILED;
 }
 
+/* measure() for w5.c: true when the run was good. */
+static bool measure_ok(enum workload wl, const struct table_ops *ops, const struct wl_params *p,
+		       struct run_result *res)
+{
+	return measure(wl, ops, p, res) == ST_OK;
+}
+
 /* ---- statistics ---- */
 
 struct fig {
@@ -714,6 +721,8 @@ static void print_targets(void)
 		target("W4 after delete gcmap / best rculfhash",
 		       o / best(W4, 0, R4_DEL, true, false), "<=", 1.0, false, fixed4);
 	}
+	if (opt.wl[W5])
+		bench_w5_targets(target);
 	printf("%-44s %10s %-3s %-10s %-7s %s\n", "W1 instructions per lookup (callgrind)", "-",
 	       "<=", "rwlock", "n/a", "gcmap-bench --lookup-only, see bench/README.md");
 }
@@ -763,8 +772,12 @@ static void run_all(void)
 			fflush(stdout);
 		}
 	}
-	if (opt.wl[W5])
-		printf("\nW5 collector: not yet (needs collector)\n");
+	if (opt.wl[W5] && opt.table[T_GCMAP]) {
+		p.threads = 1;
+		bench_w5_drive(&p, opt.runs, measure_ok, csv);
+	} else if (opt.wl[W5]) {
+		printf("\nW5 collector: gcmap only, and -m left it out\n");
+	}
 }
 
 static double loadavg(void)
@@ -841,6 +854,8 @@ int main(int argc, char **argv)
 	     got_n = false;
 	int c;
 
+	if (argc > 1 && !strcmp(argv[1], "--w5-child"))
+		return bench_w5_child_main(argc, argv); /* run by w5.c, not by users */
 	opt.runs = 5;
 	opt.secs = 2.0;
 	opt.n = 1000000;

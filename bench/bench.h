@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /*
  * 1: every workload starts gcmap at its default size, so it grows (and
@@ -117,6 +118,9 @@ struct table_ops {
 	size_t (*self_bytes)(void *tbl);
 	/* optional: give back what the entries do not need (gcmap_maintain) */
 	void (*shrink_to_fit)(void *tbl);
+	/* optional: the upkeep a user runs after a burst of writes (gcmap:
+	 * gcmap_maintain until no evacuation is pending), used by W4 */
+	void (*maintain)(void *tbl);
 	/* set for gcmap while it cannot grow (see GCMAP_BENCH_GROWS) */
 	bool fixed_size;
 };
@@ -196,6 +200,7 @@ struct wl_params {
 	double secs; /* per throughput measurement */
 	unsigned threads;
 	unsigned run; /* run number, varies the lookup sequence seed */
+	unsigned sub; /* W5: which of its figures (w5.c) */
 };
 
 /* Result of one measurement, written by the child through a pipe. */
@@ -230,6 +235,24 @@ void bench_run_workload(enum workload wl, const struct table_ops *ops, const str
 int bench_lookup_only(const struct table_ops *ops, size_t n, size_t lookups);
 uint64_t bench_lookup_loop(const struct table_ops *ops, void *tbl, uint64_t universe,
 			   size_t lookups, uint64_t *hits);
+
+/*
+ * W5, the collector (w5.c): bench_w5_run() measures one figure in a child;
+ * bench_w5_drive() runs them all through @measure (bench.c's child
+ * launcher; true when the run was good), prints the W5 table and its CSV
+ * rows; bench_w5_targets() prints its targets through @target;
+ * bench_w5_child_main() is `gcmap-bench --w5-child ...`, the re-executed
+ * child of the idle-barrier figure.
+ */
+typedef bool (*bench_measure_fn)(enum workload wl, const struct table_ops *ops,
+				 const struct wl_params *p, struct run_result *res);
+typedef void (*bench_target_fn)(const char *what, double got, const char *rel, double want,
+				bool higher_ok, const char *extra);
+void bench_w5_run(const struct wl_params *p, struct run_result *res);
+void bench_w5_drive(const struct wl_params *p, unsigned int runs, bench_measure_fn measure,
+		    FILE *csv);
+void bench_w5_targets(bench_target_fn target);
+int bench_w5_child_main(int argc, char **argv);
 
 /* W1/W2 key layout: each thread owns a slice of L = P + P/9 key numbers,
  * the first P present after the prefill, so a uniform pick over all slices

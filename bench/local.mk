@@ -8,6 +8,7 @@ bench_gcmap_bench_SOURCES = \
 	bench/bench.h \
 	bench/bench.c \
 	bench/workloads.c \
+	bench/w5.c \
 	bench/tbl_gcmap.c \
 	bench/tbl_lfht.c \
 	bench/rwtable.h \
@@ -19,10 +20,35 @@ bench_gcmap_bench_LDFLAGS = $(AM_LDFLAGS) -no-install
 CLEANFILES += bench/gcmap-bench$(EXEEXT)
 EXTRA_DIST += bench/README.md bench/callgrind.sh BENCHMARKS.md
 
-bench: bench/gcmap-bench$(EXEEXT)
+# W5's idle-barrier figure: the library's sources again, with the map stores'
+# write barrier compiled out (GCMAP_BENCH_NO_BARRIER, lib/map.c), built like
+# lib/libgcmap.la (a shared library with the same version script, so calls
+# into it cost what calls into the real one cost; -rpath only makes libtool
+# build it shared, it is never installed), and the bench linked to it.
+# gcmap-bench runs this sibling, found next to itself, for that figure only.
+# EXTRA_: built only for the bench targets, never by make all.
+EXTRA_LTLIBRARIES = bench/libgcmap-nobarrier.la
+bench_libgcmap_nobarrier_la_SOURCES = $(lib_libgcmap_core_la_SOURCES)
+bench_libgcmap_nobarrier_la_CPPFLAGS = $(AM_CPPFLAGS) -DGCMAP_BENCH_NO_BARRIER
+bench_libgcmap_nobarrier_la_CFLAGS = $(lib_libgcmap_core_la_CFLAGS)
+bench_libgcmap_nobarrier_la_LIBADD = $(URCU_LIBS)
+bench_libgcmap_nobarrier_la_LDFLAGS = $(AM_LDFLAGS) -rpath '$(abs_builddir)/bench' \
+	-Wl,--version-script=$(top_srcdir)/lib/libgcmap.sym
+EXTRA_bench_libgcmap_nobarrier_la_DEPENDENCIES = lib/libgcmap.sym
+EXTRA_PROGRAMS += bench/gcmap-bench-nobarrier
+bench_gcmap_bench_nobarrier_SOURCES = $(bench_gcmap_bench_SOURCES)
+bench_gcmap_bench_nobarrier_CPPFLAGS = $(AM_CPPFLAGS) -DGCMAP_BENCH_NO_BARRIER
+bench_gcmap_bench_nobarrier_CFLAGS = $(bench_gcmap_bench_CFLAGS)
+bench_gcmap_bench_nobarrier_LDADD = bench/libgcmap-nobarrier.la $(URCU_CDS_LIBS) $(URCU_LIBS) \
+	-lpthread -lm
+bench_gcmap_bench_nobarrier_LDFLAGS = $(bench_gcmap_bench_LDFLAGS)
+CLEANFILES += bench/gcmap-bench-nobarrier$(EXEEXT) bench/libgcmap-nobarrier.la
+BENCH_PROGS = bench/gcmap-bench$(EXEEXT) bench/gcmap-bench-nobarrier$(EXEEXT)
+
+bench: $(BENCH_PROGS)
 	./bench/gcmap-bench$(EXEEXT) $(BENCH_ARGS)
 
-bench-quick: bench/gcmap-bench$(EXEEXT)
+bench-quick: $(BENCH_PROGS)
 	./bench/gcmap-bench$(EXEEXT) --quick $(BENCH_ARGS)
 
 bench-callgrind: bench/gcmap-bench$(EXEEXT)

@@ -99,6 +99,21 @@ static void shrink_to_fit(void *tbl)
 	quiesce(tbl);
 }
 
+/*
+ * W4's "after delete": what a user of a map that only its writers evacuate
+ * does after a burst of deletes, call gcmap_maintain() (no flags: the
+ * library's own shrink policy) until it reports nothing in flight and
+ * nothing to start. The caller then lets grace periods pass (quiesce).
+ */
+static void maintain(void *tbl)
+{
+	int left;
+
+	while ((left = gcmap_maintain(tbl, 4096, 0)) > 0)
+		;
+	check("gcmap_maintain", left);
+}
+
 static double buckets(void *tbl, size_t heap, bool *estimated)
 {
 	struct gcmap_stats st = { .size = sizeof(st) };
@@ -130,5 +145,6 @@ const struct table_ops bench_gcmap_ops = {
 	.buckets = buckets,
 	.self_bytes = self_bytes,
 	.shrink_to_fit = shrink_to_fit,
+	.maintain = maintain,
 	.fixed_size = !GCMAP_BENCH_GROWS,
 };

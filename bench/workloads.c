@@ -543,6 +543,10 @@ static void run_memory(const struct table_ops *ops, const struct wl_params *p,
 			bench_progress_set(0, n + i);
 		series_op(&ser, BS_DELETE, i % 10);
 	}
+	/* What a user does after a burst of deletes (gcmap: finish the shrink
+	 * the deletes started, which only writers would otherwise move on). */
+	if (ops->maintain)
+		ops->maintain(tbl);
 	ops->quiesce(tbl);
 	res->v[R4_DEL] = (double)(bench_heap_bytes() - heap0);
 	res->v[R4_SELF_DEL] = (double)ops->self_bytes(tbl);
@@ -623,6 +627,9 @@ void bench_run_workload(enum workload wl, const struct table_ops *ops, const str
 		break;
 	case W4_FRESH:
 		run_memory_fresh(ops, p, res);
+		break;
+	case W5:
+		bench_w5_run(p, res);
 		break;
 	default:
 		snprintf(res->note, sizeof(res->note), "no such workload");

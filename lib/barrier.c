@@ -25,6 +25,12 @@
  *      of a barrier'd operation: the operation flushes it before leaving its
  *      section. So after a grace period, every shading that began before it
  *      is on the grey list: the termination check of gc.c relies on this.
+ *
+ * The map stores' call of the barrier (in map.c's write path) is compiled
+ * out when GCMAP_BENCH_NO_BARRIER is defined: only the benchmark's copy of
+ * the library (bench/local.mk) is built so, to measure what the idle
+ * barrier costs. With that copy a cycle can lose objects (the bug the
+ * barrier prevents), so nothing but that benchmark may link it.
  */
 #include "internal.h"
 

@@ -513,7 +513,14 @@ static int write_rcu(struct gcmap *map, const struct kref *k, enum wop op, void 
 	 * section as the store: shade the stored value and the one it
 	 * replaced or removed. When no cycle marks this is one load and one
 	 * predictable branch (map->gc is NULL for maps never attached).
+	 *
+	 * GCMAP_BENCH_NO_BARRIER compiles this block out entirely. Only the
+	 * benchmark defines it, in a copy of the library that its W5 "idle
+	 * barrier" figure compares with this one (bench/README.md); a
+	 * collector used with that copy can lose objects, so nothing else may
+	 * link it.
 	 */
+#ifndef GCMAP_BENCH_NO_BARRIER
 	{
 		struct gcmap_gc *gc = __atomic_load_n(&map->gc, __ATOMIC_ACQUIRE);
 
@@ -525,6 +532,7 @@ static int write_rcu(struct gcmap *map, const struct kref *k, enum wop op, void 
 			gcmap__gc_flush();
 		}
 	}
+#endif
 	if (ret >= 0)
 		gcmap__evac_policy(map, hint);
 	if (out && ret != -ENOENT && ret != -ENOMEM)
