@@ -1,9 +1,10 @@
 /*
  * lincheck.c - linearizability checker: threads run get/put/insert/replace/
- * cas/delete on a few keys of a small map that ballast keys make grow and
- * shrink all the time; each operation's invocation and response are stamped
- * and every key's history is checked against a register (lincheck_model.h).
- * Prints its seed; exits 1 on a violation (see --expect-violation).
+ * cas/delete/clear on a few keys of a small map that ballast keys make grow
+ * and shrink all the time, in half the rounds with a collector marking and
+ * finalizing the values; each operation's invocation and response are
+ * stamped and every key's history is checked against a register
+ * (lincheck_model.h). Prints its seed; exits 1 on a violation.
  *
  * Design
  * ------
@@ -46,6 +47,56 @@
  * wait for earlier stores to drain. Elsewhere, a fence brackets each stamp
  * (outside TSan, which rejects fences).
  *
+ * Clear (-c, 1 checked op in 1000 by default). gcmap_clear() acts on every
+ * key, so it is recorded once (key LC_KEY_ALL) and copied, with its own
+ * stamps, into every key's history (key_history()), where the register
+ * model makes it "set to absent, return 0". Each key's search treats its
+ * copy as an operation of its own, so every key may place the clear at a
+ * different point of its interval: the per-key projection is a necessary
+ * condition for clear's atomicity, not a sufficient one. It catches a get,
+ * put, delete... that returns a value written before a clear that had
+ * completed, or a key that comes back after a clear (absent, then the old
+ * value), in each key alone; it does not catch a clear that empties the
+ * keys one at a time within its interval (thread 0 writes A then B, a
+ * clear overlaps both, and afterwards A holds its value and B is absent:
+ * every key alone is linearizable). That needs a multi-key search; the
+ * clear's single table swap (lib/map.c) makes such a split impossible by
+ * construction, and check_concurrent's clear tests cover it.
+ * Clears also remove ballast keys: a ballast delete that finds its key
+ * gone is excused (and counted) only if a clear began after the last one
+ * that had completed before the key's insert was invoked; inserts must
+ * still always succeed.
+ *
+ * Collector rounds (--gc[=N]: every round, or 1 pair of rounds in N; the
+ * default 2 gives half the rounds, both key kinds). The map is attached to
+ * a new collector domain; every written value is a new registered object
+ * (struct lc_obj) that holds the value's unique id, and the history
+ * records the id, so the check is unchanged. The object is registered and
+ * stored inside one read-side section (gcmap.h's pattern), and whatever a
+ * call hands out is read, id and state, inside the section the call ran
+ * in. A marker thread runs cycles back to back (begin, steps of -S units,
+ * finish, then the ready finalizers) while the workers run. The finalizer
+ * marks the object FINALIZED and unregisters it; the objects are freed by
+ * main after the round (so a finalized object a map still hands out is
+ * seen as FINALIZED rather than as freed memory). Checked:
+ *  - a value handed out inside a read-side section is never FINALIZED
+ *    ("finalized while reachable"): it was in the map when the call
+ *    linearized, so a correct collector cannot have run its finalizer
+ *    (that waits for a grace period after the sweep);
+ *  - no finalizer runs twice;
+ *  - after the workers stop, every checked key's value is alive;
+ *  - after gcmap_destroy(), at most 8 cycles finalize every object the
+ *    round made (no leak) and the domain has no registered object left.
+ * Moves (-m, 1 op in 4): as in gcstress, a delete of a random key and, in
+ * the same read-side section, a write of the value it removed to another
+ * key (two checked events; a moved value may come back to a key it was in,
+ * which the register model handles: values need not be unique for it,
+ * only for printing). A move from a chain the marker has not scanned to
+ * one it has hides the object from the marker unless the write barrier
+ * shades it. Printed: cycles, moves, the share of checked operations that
+ * began while a cycle marked (the run fails below one cycle per round or
+ * if none did), objects made and finalized.
+ *
  * Checking: linearizability is local, so each key is checked alone as a
  * register (absent | value): a depth-first search that linearizes next any
  * operation invoked before the earliest pending response (Wing & Gong),
@@ -67,6 +118,16 @@
  * while the other units keep it in flight: the defaults report the stale
  * read in the first round (20 runs out of 20), without GCMAP_TEST_NO_HELP
  * or any other help.
+ *
+ * Negative control of the collector rounds: --no-barrier creates the
+ * domains with GCMAP_GC_F_UNSAFE_NO_BARRIER (and a collector in every
+ * round). A move can only lose an object that is older than the cycle
+ * (objects registered during a cycle are born marked), so the defaults,
+ * whose 4 hot keys are rewritten every few operations, almost never lose
+ * one (no catch in 10 runs of 200 rounds). With -k 512 -B 0 -m 1 (values
+ * live long, every op a move, a short map walk) the run reports a
+ * finalized value handed out in 20 runs out of 20, within 134 rounds
+ * (median 6; under TSan 10 of 10 within 9 rounds).
  */
 #include "internal.h"
 #include "lincheck_model.h"
@@ -75,6 +136,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -121,8 +183,13 @@ struct lc_opts {
 	unsigned int log2; /* initial table size (0: the default, 8 buckets) */
 	unsigned int yield_every; /* a worker yields every this many ops on average */
 	unsigned int stretch_every; /* ... and inside an op's interval every this many */
+	unsigned int clear_every; /* a checked op is a clear 1 time in this many (0: never) */
+	unsigned int gc_every; /* collector in 1 pair of rounds in this many (0: never) */
+	unsigned int move_every; /* collector rounds: 1 write in this many is a move */
+	unsigned int gc_budget; /* gcmap_gc_step() budget of the marker */
 	enum lc_kinds kinds;
 	bool skip_moved;
+	bool no_barrier; /* GCMAP_GC_F_UNSAFE_NO_BARRIER (negative control) */
 	bool expect_violation;
 	bool verbose;
 };
@@ -150,12 +217,19 @@ static inline uint64_t stamp(void)
 	return t;
 }
 
+struct lc_obj;
+
 struct lc_worker {
 	pthread_t tid;
 	unsigned int id;
 	struct lc_event *log; /* opts.ops checked events of the current round */
 	uint64_t *seen; /* per key: the last value this thread saw (cas's expectation) */
+	void **seen_ptr; /* ... as the map holds it (the object in collector rounds) */
+	uint64_t *bal_done; /* per ballast key: clears completed before its insert */
 	uint32_t seq; /* value sequence, never reset (values stay unique in a run) */
+	struct lc_obj **objs; /* objects this thread made in the current round */
+	size_t nobjs, objs_cap;
+	unsigned long clears, moves, bal_deletes, bal_cleared; /* this round */
 	char failure[256]; /* a ballast or API failure, reported by main */
 };
 
@@ -169,7 +243,43 @@ static struct {
 	unsigned int ready; /* workers spinning at the start line (relaxed) */
 	pthread_barrier_t start, end;
 	struct lc_worker *w;
+	/* Collector rounds (R.gc_round): the domain the map is attached to
+	 * and its marker thread. */
+	bool gc_round;
+	struct gcmap_gc *gc;
+	pthread_t marker;
+	unsigned int marker_stop; /* main -> marker (relaxed: a flag, no data) */
+	unsigned int marking; /* 1 while the marker's cycle marks (relaxed, statistics) */
+	unsigned long cycles; /* completed by the marker this round (relaxed) */
+	unsigned long finalized; /* finalizers run this round (relaxed) */
+	/* Clears begun and completed (relaxed): the ballast's excuse for a
+	 * delete that finds its key gone (ballast_op()). */
+	unsigned long clears_begun, clears_done;
 } R;
+
+/* Collector violations and errors, from any thread (finalizers run on the
+ * marker or on main). */
+static pthread_mutex_t lc_note_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long lc_gc_bad, lc_gc_err; /* under lc_note_lock */
+static char lc_gc_first[320]; /* the first message of the round (under the lock) */
+
+static void note_gc(bool violation, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_gc(bool violation, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&lc_note_lock);
+	if (violation)
+		lc_gc_bad++;
+	else
+		lc_gc_err++;
+	if (!lc_gc_first[0]) {
+		va_start(ap, fmt);
+		vsnprintf(lc_gc_first, sizeof(lc_gc_first), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&lc_note_lock);
+}
 
 static uint64_t splitmix(uint64_t *s)
 {
@@ -273,20 +383,153 @@ static bool ret_ok(enum lc_opcode op, int ret)
 	}
 }
 
+/* ---------------------------------------------------------------------- */
+/* Values of collector rounds                                             */
+
+/* A managed value: the id the history records (what a plain round stores
+ * directly) and a state word that only the finalizer changes. */
+#define LC_ALIVE 0x414c4956u /* "ALIV" */
+#define LC_FINALIZED 0x46494e4cu /* "FINL" */
+struct lc_obj {
+	uint64_t id;
+	uint32_t state;
+};
+
+/* The expectation of a cas that must fail: never stored, never registered. */
+static struct lc_obj lc_never = { .id = 0xffffffff00000000ull, .state = LC_ALIVE };
+
+/*
+ * The finalizer: marks the object FINALIZED and unregisters it; it does not
+ * free it. The objects of a round are freed by main after the round, once
+ * no thread can hold one: a finalized object that a map still hands out
+ * (the bug this mode looks for) is then seen as FINALIZED, not as freed
+ * memory that a build without ASan could not tell from a live object.
+ */
+static void lc_finalize(void *obj, void *arg)
+{
+	struct lc_obj *o = obj;
+	uint32_t old;
+	int err;
+
+	(void)arg;
+	/* Release: pairs with the acquire in out_id(), so a thread that sees
+	 * FINALIZED also sees why (and nothing else depends on it). */
+	old = __atomic_exchange_n(&o->state, LC_FINALIZED, __ATOMIC_RELEASE);
+	if (old != LC_ALIVE)
+		note_gc(true, "round %lu: the finalizer of value 0x%" PRIx64 " ran twice", R.round,
+			o->id);
+	err = gcmap_gc_unregister(R.gc, o);
+	if (err)
+		note_gc(false, "gcmap_gc_unregister in a finalizer: %s", gcmap_strerror(err));
+	__atomic_fetch_add(&R.finalized, 1, __ATOMIC_RELAXED);
+}
+
+/* The value to store for the write @id: @id itself, or in a collector round
+ * a new registered object that holds it. Collector rounds: call inside the
+ * read-side section that also stores it (gcmap.h's pattern: an object
+ * registered outside a cycle is not marked, only the store shades it). */
+static void *new_val(struct lc_worker *w, uint64_t id)
+{
+	struct lc_obj *o;
+	int err;
+
+	if (!R.gc_round)
+		return (void *)(uintptr_t)id;
+	o = lc_xrealloc(NULL, sizeof(*o));
+	o->id = id;
+	/* Relaxed: the finalizer's exchange is the only other access before
+	 * the object is published; registration orders it. */
+	__atomic_store_n(&o->state, LC_ALIVE, __ATOMIC_RELAXED);
+	if (w->nobjs == w->objs_cap) {
+		w->objs_cap = w->objs_cap ? 2 * w->objs_cap : 1024;
+		w->objs = lc_xrealloc(w->objs, w->objs_cap * sizeof(*w->objs));
+	}
+	w->objs[w->nobjs++] = o;
+	err = gcmap_gc_register(R.gc, o, lc_finalize, NULL, NULL);
+	if (err && !w->failure[0])
+		snprintf(w->failure, sizeof(w->failure), "thread %u: gcmap_gc_register: %s", w->id,
+			 gcmap_strerror(err));
+	return o;
+}
+
+/* The id of a value a map operation handed out (LC_ABSENT for none). In a
+ * collector round, call inside the read-side section the operation ran in:
+ * the object was reachable when the map returned it, so a correct
+ * collector cannot have finalized it yet (its finalizer would wait for a
+ * grace period that waits for this section). */
+static uint64_t out_id(const void *v, enum lc_opcode op, uint64_t key)
+{
+	const struct lc_obj *o = v;
+
+	if (!R.gc_round)
+		return (uint64_t)(uintptr_t)v;
+	if (!o)
+		return LC_ABSENT;
+	/* Acquire: pairs with the release exchange in lc_finalize(). */
+	if (__atomic_load_n(&o->state, __ATOMIC_ACQUIRE) != LC_ALIVE)
+		note_gc(true,
+			"round %lu: op %d on key %" PRIu64 " handed out value 0x%" PRIx64
+			" after its finalizer ran (finalized while reachable)",
+			R.round, (int)op, key, o->id);
+	return o->id;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Checked operations                                                     */
+
 /* Operation mix, in percent: get, put, insert, replace, cas, delete. */
 static const unsigned int lc_mix_pct[6] = { 30, 15, 15, 10, 15, 15 };
 
-static void checked_op(struct lc_worker *w, uint64_t *rng, struct lc_event *e)
+/* What checked_op() does: an operation of the mix, the take-out half of a
+ * move (a delete) or its put-back half (a write of the taken value). */
+enum lc_step { STEP_ANY, STEP_TAKE, STEP_PUT_BACK };
+
+/* A checked clear: every key's history gets a copy (lc_in_key()). */
+static void checked_clear(struct lc_worker *w, struct lc_event *e)
+{
+	int ret;
+
+	e->op = LC_CLEAR;
+	e->key = LC_KEY_ALL;
+	/* Relaxed: counters, see ballast_op(); the map orders the clear. */
+	__atomic_fetch_add(&R.clears_begun, 1, __ATOMIC_RELAXED);
+	e->inv = stamp();
+	ret = gcmap_clear(R.map);
+	e->resp = stamp();
+	__atomic_fetch_add(&R.clears_done, 1, __ATOMIC_RELAXED);
+	e->ret = ret;
+	w->clears++;
+	if (ret && !w->failure[0])
+		snprintf(w->failure, sizeof(w->failure), "thread %u: clear returned %d (%s)", w->id,
+			 ret, gcmap_strerror(ret));
+}
+
+/*
+ * One checked operation, recorded in @e. STEP_TAKE: a delete of a key picked
+ * at random (not the key of the clock's phase, whose value is young: the
+ * take-out should find values older than the cycle that marks); return the
+ * value it removed (valid inside the caller's read-side section). STEP_PUT_BACK:
+ * a write of @carry (id @carry_id; a new value if NULL) to a key other than
+ * @avoid. Return NULL otherwise.
+ */
+static void *checked_op(struct lc_worker *w, uint64_t *rng, struct lc_event *e, enum lc_step how,
+			unsigned int avoid, void *carry, uint64_t carry_id)
 {
 	uint64_t r = splitmix(rng);
 	unsigned int key = (unsigned int)(r % R.o.keys), pct = (unsigned int)((r >> 32) % 100);
 	enum lc_opcode op = LC_GET;
-	void *out = NULL;
+	void *out = NULL, *arg = NULL, *exp = NULL;
 	int ret;
 
+	memset(e, 0, sizeof(*e));
+	e->thread = (uint8_t)w->id;
+	if (how == STEP_ANY && R.o.clear_every && splitmix(rng) % R.o.clear_every == 0) {
+		checked_clear(w, e);
+		return NULL;
+	}
 	/* Mostly the key of the current phase of the clock (32 ticks), which
 	 * all threads agree on: their operations then meet on one key. */
-	if ((r >> 24) % 4)
+	if ((r >> 24) % 4 && how != STEP_TAKE)
 		key = (unsigned int)(lc_mix(__atomic_load_n(&lc_clock.now, __ATOMIC_RELAXED) >> 5) %
 				     R.o.keys);
 	for (unsigned int i = 0, acc = 0; i < 6; i++) {
@@ -296,20 +539,37 @@ static void checked_op(struct lc_worker *w, uint64_t *rng, struct lc_event *e)
 			break;
 		}
 	}
-	memset(e, 0, sizeof(*e));
+	if (how == STEP_TAKE) {
+		op = LC_DELETE;
+	} else if (how == STEP_PUT_BACK) {
+		if (op == LC_GET || op == LC_DELETE)
+			op = LC_PUT;
+		if (key == avoid && R.o.keys > 1)
+			key = (key + 1) % R.o.keys;
+	}
 	e->op = (uint8_t)op;
-	e->thread = (uint8_t)w->id;
 	e->key = (uint16_t)key;
 	if (op != LC_GET && op != LC_DELETE)
-		e->arg = ((uint64_t)(w->id + 1) << 32) | ++w->seq;
+		e->arg = carry ? carry_id : ((uint64_t)(w->id + 1) << 32) | ++w->seq;
 	if (op == LC_CAS) {
 		/* Mostly the last value seen (often current: the cas succeeds),
 		 * sometimes a value nobody ever writes. */
 		e->exp = w->seen[key];
-		if (e->exp == LC_ABSENT || (r & 0xf) < 3)
-			e->exp = 0xffffffff00000000ull | (r & 0xffff);
+		exp = w->seen_ptr[key];
+		if (e->exp == LC_ABSENT || (r & 0xf) < 3) {
+			e->exp = R.gc_round ? lc_never.id : 0xffffffff00000000ull | (r & 0xffff);
+			exp = R.gc_round ? (void *)&lc_never : (void *)(uintptr_t)e->exp;
+		}
 	}
 	e->evac = evac_in_flight();
+	if (R.gc_round) {
+		e->marking = (uint8_t)__atomic_load_n(&R.marking, __ATOMIC_RELAXED);
+		/* The section that covers registering and storing a new value
+		 * and reading what the map handed out (out_id()). */
+		gcmap_read_lock();
+	}
+	if (op != LC_GET && op != LC_DELETE)
+		arg = carry ? carry : new_val(w, e->arg);
 	e->inv = stamp();
 	/* Now and then stretch the recorded interval around the call with a
 	 * yield (the call happens inside it, so the history stays true): with
@@ -317,23 +577,33 @@ static void checked_op(struct lc_worker *w, uint64_t *rng, struct lc_event *e)
 	 * threads come to overlap. */
 	if (R.o.stretch_every && (r >> 40) % R.o.stretch_every == 0)
 		sched_yield();
-	ret = map_op(op, key, (void *)(uintptr_t)e->arg, (void *)(uintptr_t)e->exp, &out);
+	ret = map_op(op, key, arg, exp, &out);
 	if (R.o.stretch_every && (r >> 52) % R.o.stretch_every == 0)
 		sched_yield();
 	e->resp = stamp();
 	e->ret = ret;
-	e->out = (uint64_t)(uintptr_t)out;
+	e->out = out_id(out, op, key);
+	if (R.gc_round)
+		gcmap_read_unlock();
 	if (!ret_ok(op, ret) && !w->failure[0])
 		snprintf(w->failure, sizeof(w->failure),
 			 "thread %u: op %d on key %u returned %d (%s)", w->id, (int)op, key, ret,
 			 gcmap_strerror(ret));
-	if (e->out != LC_ABSENT)
+	if (e->out != LC_ABSENT) {
 		w->seen[key] = e->out;
-	if (e->arg != LC_ABSENT && ret >= 0) /* the write took effect */
+		w->seen_ptr[key] = out;
+	}
+	if (e->arg != LC_ABSENT && ret >= 0) { /* the write took effect */
 		w->seen[key] = e->arg;
+		w->seen_ptr[key] = arg;
+	}
+	return how == STEP_TAKE && ret == 0 ? out : NULL;
 }
 
-/* Ballast: this thread's keys, inserted in order then deleted in reverse. */
+/* Ballast: this thread's keys, inserted in order then deleted in reverse.
+ * A clear may remove them: a delete that finds its key gone is excused
+ * (and counted) if a clear began after the last one that had completed
+ * before the key's insert began; otherwise the entry was lost. */
 struct ballast {
 	uint64_t base;
 	unsigned int n, fill;
@@ -349,6 +619,9 @@ static void ballast_op(struct lc_worker *w, struct ballast *b)
 	if (!b->n)
 		return;
 	if (!b->draining) {
+		/* Relaxed: a clear that completed before this load completed
+		 * before the insert (the load is sequenced before it). */
+		w->bal_done[b->fill] = __atomic_load_n(&R.clears_done, __ATOMIC_RELAXED);
 		idx = b->base + b->fill++;
 		ret = map_op(LC_INSERT, idx, (void *)(uintptr_t)(idx | 1), NULL, &out);
 		if (ret != 0 && !w->failure[0])
@@ -361,7 +634,14 @@ static void ballast_op(struct lc_worker *w, struct ballast *b)
 	} else {
 		idx = b->base + --b->fill;
 		ret = map_op(LC_DELETE, idx, NULL, NULL, &out);
-		if ((ret != 0 || out != (void *)(uintptr_t)(idx | 1)) && !w->failure[0])
+		w->bal_deletes++;
+		/* Relaxed: a clear that removed the key had counted itself as
+		 * begun before swapping the table, and this delete saw the
+		 * swap (the map's acquire of the table pointer). */
+		if (ret == -ENOENT &&
+		    __atomic_load_n(&R.clears_begun, __ATOMIC_RELAXED) > w->bal_done[b->fill])
+			w->bal_cleared++;
+		else if ((ret != 0 || out != (void *)(uintptr_t)(idx | 1)) && !w->failure[0])
 			snprintf(w->failure, sizeof(w->failure),
 				 "thread %u: delete of its ballast key %" PRIu64
 				 " returned %d (%s), value %p: the entry was lost",
@@ -401,8 +681,29 @@ static void *worker(void *arg)
 		b.fill = 0;
 		b.draining = false;
 		memset(w->seen, 0, R.o.keys * sizeof(*w->seen));
+		memset(w->seen_ptr, 0, R.o.keys * sizeof(*w->seen_ptr));
+		w->clears = w->moves = w->bal_deletes = w->bal_cleared = 0;
 		for (unsigned int i = 0; i < R.o.ops; i++) {
-			checked_op(w, &rng, &w->log[i]);
+			if (R.gc_round && R.o.move_every && i + 1 < R.o.ops &&
+			    splitmix(&rng) % R.o.move_every == 0) {
+				/* A move, as in gcstress: take a value out of one
+				 * key and store it into another, inside one
+				 * read-side section. While a cycle marks, a move
+				 * from a chain the marker has not scanned to one it
+				 * has hides the object from it: only the write
+				 * barrier keeps it alive. Two checked events. */
+				void *v;
+
+				gcmap_read_lock();
+				v = checked_op(w, &rng, &w->log[i], STEP_TAKE, 0, NULL, 0);
+				checked_op(w, &rng, &w->log[i + 1], STEP_PUT_BACK, w->log[i].key, v,
+					   w->log[i].out);
+				gcmap_read_unlock();
+				w->moves += v != NULL;
+				i++;
+			} else {
+				checked_op(w, &rng, &w->log[i], STEP_ANY, 0, NULL, 0);
+			}
 			/* Ballast only while no evacuation runs: the ballast starts
 			 * them, the checked writes then carry them, so checked
 			 * operations meet many chains moved, frozen or in transit. */
@@ -419,6 +720,55 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/*
+ * The marker of a collector round: cycles back to back, driven in steps of
+ * -S units, each followed by the ready finalizers, until main stops it.
+ * Between two steps it yields if no checked operation was stamped since
+ * the previous one (the workers are not running), so marking overlaps the
+ * checked operations without one time slice per step.
+ */
+static void *marker(void *arg)
+{
+	uint64_t last = 0;
+	int err = gcmap_thread_register();
+
+	(void)arg;
+	if (err) {
+		note_gc(false, "marker: gcmap_thread_register: %s", gcmap_strerror(err));
+		return NULL;
+	}
+	while (!__atomic_load_n(&R.marker_stop, __ATOMIC_RELAXED)) {
+		err = gcmap_gc_begin(R.gc);
+		if (err) {
+			note_gc(false, "marker: gcmap_gc_begin: %s", gcmap_strerror(err));
+			break;
+		}
+		/* Relaxed: statistics (which checked ops began while marking). */
+		__atomic_store_n(&R.marking, 1, __ATOMIC_RELAXED);
+		do {
+			uint64_t now;
+
+			err = gcmap_gc_step(R.gc, R.o.gc_budget);
+			now = __atomic_load_n(&lc_clock.now, __ATOMIC_RELAXED);
+			if (now == last)
+				sched_yield();
+			last = now;
+		} while (err == 1);
+		__atomic_store_n(&R.marking, 0, __ATOMIC_RELAXED);
+		if (err == 0)
+			err = gcmap_gc_finish(R.gc);
+		if (err >= 0)
+			err = gcmap_gc_run_finalizers(R.gc, 0);
+		if (err < 0) {
+			note_gc(false, "marker: cycle failed: %s", gcmap_strerror(err));
+			break;
+		}
+		__atomic_fetch_add(&R.cycles, 1, __ATOMIC_RELAXED);
+	}
+	gcmap_thread_unregister();
+	return NULL;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Checking a round                                                       */
 
@@ -426,6 +776,10 @@ struct lc_totals {
 	unsigned long rounds, key_histories, undecided, violations;
 	unsigned long long ops, evac_ops, overlap_ops, configs;
 	unsigned long grows, shrinks, rebuilds;
+	unsigned long clears, bal_deletes, bal_cleared;
+	/* collector rounds */
+	unsigned long gc_rounds, cycles, moves, gc_violations, gc_errors, leaked;
+	unsigned long long objects, finalized, finalized_during, gc_ops, marking_ops;
 };
 
 /* Operations of a key invoked while another thread's operation on the same
@@ -472,45 +826,63 @@ static void report_violation(struct lc_search *s, unsigned int k, const struct l
 	fflush(stdout);
 }
 
-/* Check every key of the round just run. Return the number of violations. */
+/* Key @k's history from the threads' logs @log[t][0..@nlog): its own
+ * operations and a copy of every clear, each thread's in program order.
+ * Return the number of events written to @out. */
+static size_t key_history(const struct lc_event *const *log, size_t nlog, unsigned int nthr,
+			  unsigned int k, struct lc_event *out)
+{
+	size_t n = 0;
+
+	for (unsigned int t = 0; t < nthr; t++)
+		for (size_t i = 0; i < nlog; i++)
+			if (lc_in_key(&log[t][i], k))
+				out[n++] = log[t][i];
+	return n;
+}
+
+/* Check every key of the round just run. Return the number of violations.
+ * @all and @red have room for one key's history (threads x ops events:
+ * each event is in a key's history at most once). */
 static unsigned long check_round(struct lc_search *s, struct lc_event *all, struct lc_event *red,
 				 struct lc_totals *tot)
 {
+	const struct lc_event *logs[LC_MAX_THREADS];
 	unsigned int nthr = R.o.threads;
 	unsigned long bad = 0;
-	size_t n = 0;
 
+	for (unsigned int t = 0; t < nthr; t++)
+		logs[t] = R.w[t].log;
 	for (unsigned int k = 0; k < R.o.keys; k++) {
-		size_t first = n;
+		size_t n = key_history(logs, R.o.ops, nthr, k, all);
 		int r;
 
-		/* Key k's operations, each thread's in program order. */
-		for (unsigned int t = 0; t < nthr; t++)
-			for (unsigned int i = 0; i < R.o.ops; i++)
-				if (R.w[t].log[i].key == k)
-					all[n++] = R.w[t].log[i];
-		if (n == first)
+		if (n == 0)
 			continue;
 		tot->key_histories++;
-		r = lc_check(s, all + first, n - first, nthr, LC_BUDGET);
+		r = lc_check(s, all, n, nthr, LC_BUDGET);
 		tot->configs += s->set_len;
 		if (r < 0) {
 			tot->undecided++;
 			fprintf(stderr,
 				"lincheck: round %lu key %u: search budget spent (%zu ops)\n",
-				R.round, k, n - first);
+				R.round, k, n);
 		} else if (r == 0 && bad++ == 0) {
-			report_violation(s, k, all + first, n - first, red);
+			report_violation(s, k, all, n, red);
 		}
-		/* Statistics: evacuations met, overlap on this key. */
-		for (size_t i = first; i < n; i++)
+		/* Statistics: evacuations and marking met, overlap on this key. */
+		for (size_t i = 0; i < n; i++) {
 			tot->evac_ops += all[i].evac;
-		memcpy(red, all + first, (n - first) * sizeof(*red));
-		qsort(red, n - first, sizeof(*red), cmp_inv);
-		tot->overlap_ops += count_overlap(red, n - first, nthr);
+			tot->marking_ops += all[i].marking;
+		}
+		if (R.gc_round)
+			tot->gc_ops += n;
+		memcpy(red, all, n * sizeof(*red));
+		qsort(red, n, sizeof(*red), cmp_inv);
+		tot->overlap_ops += count_overlap(red, n, nthr);
+		tot->ops += n;
 	}
 	tot->violations += bad;
-	tot->ops += n;
 	return bad;
 }
 
@@ -576,14 +948,17 @@ static size_t random_history(uint64_t *rng, struct lc_event *ev)
 
 		for (unsigned int j = 0; j < k; j++, n++) {
 			struct lc_event *e = &ev[n];
+			uint64_t x;
 
 			memset(e, 0, sizeof(*e));
 			e->thread = (uint8_t)th;
-			e->op = (uint8_t)(splitmix(rng) % 6);
+			/* 1 in 25 a clear, else the six others evenly. */
+			x = splitmix(rng) % 25;
+			e->op = (uint8_t)(x < 24 ? x % 6 : LC_CLEAR);
 			e->inv = now + splitmix(rng) % 3;
 			e->resp = e->inv + 1 + splitmix(rng) % 8;
 			now = e->resp + 1;
-			if (e->op != LC_GET && e->op != LC_DELETE)
+			if (e->op != LC_GET && e->op != LC_DELETE && e->op != LC_CLEAR)
 				e->arg = written[nw++] = V(th, j + 1);
 			lp[n].at = (double)e->inv + 0.01 +
 				   0.98 * (double)(splitmix(rng) % 1000) / 1000;
@@ -624,11 +999,14 @@ static size_t random_history(uint64_t *rng, struct lc_event *ev)
 		case LC_CAS:
 			e->ret = !s0 ? -ENOENT : s0 == e->exp ? 0 : -ECANCELED;
 			break;
+		case LC_CLEAR:
+			e->ret = 0;
+			break;
 		default:
 			e->ret = s0 ? 0 : -ENOENT;
 			break;
 		}
-		e->out = s0;
+		e->out = e->op == LC_CLEAR ? LC_ABSENT : s0;
 		lc_apply(e, s0, &reg);
 	}
 	if (n && splitmix(rng) % 2) {
@@ -695,6 +1073,39 @@ static int self_test(void)
 		EV(1, 4, 9, LC_DELETE, 0, 0, 0, -ENOENT),
 		EV(2, 5, 6, LC_GET, 0, 0, 0, -ENOENT),
 	};
+	/* Clear. A get after a completed clear that returns the value written
+	 * before it: a violation. */
+	static const struct lc_event clear_stale[] = {
+		EV(0, 1, 2, LC_PUT, V(0, 1), 0, 0, 1),
+		EV(1, 3, 4, LC_CLEAR, 0, 0, 0, 0),
+		EV(2, 5, 6, LC_GET, 0, 0, V(0, 1), 0),
+	};
+	/* Gets overlapping a clear may see the old value, then absent. */
+	static const struct lc_event clear_overlap[] = {
+		EV(0, 1, 2, LC_PUT, V(0, 1), 0, 0, 1),	 EV(1, 3, 10, LC_CLEAR, 0, 0, 0, 0),
+		EV(2, 4, 5, LC_GET, 0, 0, V(0, 1), 0),	 EV(2, 6, 7, LC_GET, 0, 0, 0, -ENOENT),
+		EV(0, 11, 12, LC_GET, 0, 0, 0, -ENOENT),
+	};
+	/* ... but not absent, then the old value again. */
+	static const struct lc_event clear_back[] = {
+		EV(0, 1, 2, LC_PUT, V(0, 1), 0, 0, 1),
+		EV(1, 3, 10, LC_CLEAR, 0, 0, 0, 0),
+		EV(2, 4, 5, LC_GET, 0, 0, 0, -ENOENT),
+		EV(2, 6, 7, LC_GET, 0, 0, V(0, 1), 0),
+	};
+	/* An insert overlapping a clear may be undone by it. */
+	static const struct lc_event clear_insert[] = {
+		EV(1, 1, 6, LC_CLEAR, 0, 0, 0, 0),
+		EV(0, 2, 3, LC_INSERT, V(0, 1), 0, 0, 0),
+		EV(2, 7, 8, LC_GET, 0, 0, 0, -ENOENT),
+		EV(0, 9, 10, LC_INSERT, V(0, 2), 0, 0, 0),
+	};
+	/* A put after a completed clear that replaced the value before it. */
+	static const struct lc_event clear_put_old[] = {
+		EV(0, 1, 2, LC_PUT, V(0, 1), 0, 0, 1),
+		EV(1, 3, 4, LC_CLEAR, 0, 0, 0, 0),
+		EV(0, 5, 6, LC_PUT, V(0, 2), 0, V(0, 1), 0),
+	};
 	static const struct {
 		const char *name;
 		const struct lc_event *ev;
@@ -709,6 +1120,12 @@ static int self_test(void)
 		{ "two inserts succeed", two_inserts, 2, 0 },
 		{ "a value nobody wrote", phantom, 1, 0 },
 		{ "concurrent deletes", del_ok, sizeof(del_ok) / sizeof(del_ok[0]), 1 },
+		{ "get after a clear sees old", clear_stale, 3, 0 },
+		{ "gets during a clear", clear_overlap,
+		  sizeof(clear_overlap) / sizeof(clear_overlap[0]), 1 },
+		{ "during a clear: absent, old", clear_back, 4, 0 },
+		{ "insert during a clear", clear_insert, 4, 1 },
+		{ "put after a clear sees old", clear_put_old, 3, 0 },
 	};
 	struct lc_search s;
 	struct lc_event red[16];
@@ -721,6 +1138,36 @@ static int self_test(void)
 		printf("lincheck: self-test %-28s %s\n", cases[i].name,
 		       r == cases[i].want ? "ok" : "WRONG");
 		if (r != cases[i].want)
+			fails++;
+	}
+	/* The projection of a two-key history: the clear is copied into both
+	 * keys' histories; key 1 then sees a value written before it. */
+	{
+		struct lc_event t0[2] = { EV(0, 1, 2, LC_PUT, V(0, 1), 0, 0, 1),
+					  EV(0, 3, 4, LC_PUT, V(0, 2), 0, 0, 1) };
+		struct lc_event t1[2] = { EV(1, 5, 6, LC_CLEAR, 0, 0, 0, 0),
+					  EV(1, 11, 12, LC_GET, 0, 0, 0, -ENOENT) };
+		struct lc_event t2[2] = { EV(2, 7, 8, LC_GET, 0, 0, 0, -ENOENT),
+					  EV(2, 9, 10, LC_GET, 0, 0, V(0, 2), 0) };
+		const struct lc_event *logs[3] = { t0, t1, t2 };
+		struct lc_event h0[6], h1[6];
+		size_t n0, n1;
+		int r0, r1;
+		bool ok;
+
+		t0[1].key = 1;
+		t1[0].key = LC_KEY_ALL;
+		t2[1].key = 1;
+		n0 = key_history(logs, 2, 3, 0, h0);
+		n1 = key_history(logs, 2, 3, 1, h1);
+		r0 = lc_check(&s, h0, n0, 3, LC_BUDGET);
+		r1 = lc_check(&s, h1, n1, 3, LC_BUDGET);
+		ok = n0 == 4 && n1 == 3 && h0[1].op == LC_CLEAR && h1[1].op == LC_CLEAR &&
+		     r0 == 1 && r1 == 0;
+		printf("lincheck: self-test %-28s %s (key 0: %zu ops, %s; key 1: %zu ops, %s)\n",
+		       "a clear in two keys", ok ? "ok" : "WRONG", n0,
+		       r0 == 1 ? "linearizable" : "not", n1, r1 == 1 ? "linearizable" : "not");
+		if (!ok)
 			fails++;
 	}
 	/* The reduction of the stale read: from state t0#1, the second put
@@ -819,8 +1266,19 @@ static void usage(FILE *f)
 		"  -b LOG2            initial table of 2^LOG2 buckets (default 0: 8 buckets)\n"
 		"  -y N               yield between ops every N ops on average (default 16; 0: never)\n"
 		"  -p N               yield inside an op's interval every N ops (default 16; 0: never)\n"
+		"  -c N               a checked op is a clear 1 time in N (default 1000; 0: never)\n"
+		"  --gc[=N]           collector rounds: the map is attached to a collector domain,\n"
+		"                     every value is a registered object, a marker thread runs\n"
+		"                     cycles and finalizers; --gc: every round, --gc=N: 1 pair\n"
+		"                     of rounds in N (default 2; 0: never)\n"
+		"  -m N               collector rounds: 1 op in N is a move (a delete, then a\n"
+		"                     write of the value it took out to another key; default 4)\n"
+		"  -S N               the marker's gcmap_gc_step() budget (default 8)\n"
+
 		"  --u64, --bytes     only 64-bit / byte-string keys (default: alternate)\n"
 		"  --skip-moved-check set GCMAP_TEST_SKIP_MOVED_CHECK (negative control)\n"
+		"  --no-barrier       GCMAP_GC_F_UNSAFE_NO_BARRIER, collector in every round\n"
+		"                     (negative control)\n"
 		"  --expect-violation stop at the first violation; exit 0 only if one was found\n"
 		"  --self-test        check the checker on hand-made histories\n"
 		"  --build-info       print the sanitizer this was built with (tsan, asan, none)\n"
@@ -844,8 +1302,10 @@ static unsigned long num_arg(const char *s, const char *what, unsigned long min,
 
 static void parse(int argc, char **argv, struct lc_opts *o)
 {
-	enum { O_U64 = 256, O_BYTES, O_SKIP, O_EXPECT, O_SELF, O_INFO };
+	enum { O_U64 = 256, O_BYTES, O_SKIP, O_EXPECT, O_SELF, O_INFO, O_GC, O_NOBARRIER };
 	static const struct option lo[] = {
+		{ "gc", optional_argument, NULL, O_GC },
+		{ "no-barrier", no_argument, NULL, O_NOBARRIER },
 		{ "u64", no_argument, NULL, O_U64 },
 		{ "bytes", no_argument, NULL, O_BYTES },
 		{ "skip-moved-check", no_argument, NULL, O_SKIP },
@@ -869,7 +1329,11 @@ static void parse(int argc, char **argv, struct lc_opts *o)
 	o->kinds = KINDS_BOTH;
 	o->yield_every = 16;
 	o->stretch_every = 16;
-	while ((c = getopt_long(argc, argv, "s:r:t:n:k:B:w:b:y:p:vh", lo, NULL)) != -1) {
+	o->clear_every = 1000;
+	o->gc_every = 2;
+	o->move_every = 4;
+	o->gc_budget = 8;
+	while ((c = getopt_long(argc, argv, "s:r:t:n:k:B:w:b:y:p:c:m:S:vh", lo, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			o->seed = strtoull(optarg, NULL, 0);
@@ -885,7 +1349,7 @@ static void parse(int argc, char **argv, struct lc_opts *o)
 			o->ops = (unsigned int)num_arg(optarg, "ops", 1, LC_MAX_THREAD_OPS);
 			break;
 		case 'k':
-			o->keys = (unsigned int)num_arg(optarg, "keys", 1, 65535);
+			o->keys = (unsigned int)num_arg(optarg, "keys", 1, LC_KEY_ALL - 1);
 			break;
 		case 'B':
 			o->ballast = (unsigned int)num_arg(optarg, "ballast keys", 0, 1u << 24);
@@ -902,6 +1366,23 @@ static void parse(int argc, char **argv, struct lc_opts *o)
 		case 'p':
 			o->stretch_every =
 				(unsigned int)num_arg(optarg, "stretch period", 0, 1u << 30);
+			break;
+		case 'c':
+			o->clear_every = (unsigned int)num_arg(optarg, "clear period", 0, 1u << 30);
+			break;
+		case 'm':
+			o->move_every = (unsigned int)num_arg(optarg, "move period", 0, 1u << 30);
+			break;
+		case 'S':
+			o->gc_budget = (unsigned int)num_arg(optarg, "step budget", 1, 1u << 30);
+			break;
+		case O_GC:
+			o->gc_every = optarg ? (unsigned int)num_arg(optarg, "collector period", 0,
+								     1u << 30) :
+					       1;
+			break;
+		case O_NOBARRIER:
+			o->no_barrier = true;
 			break;
 		case 'v':
 			o->verbose = true;
@@ -935,6 +1416,8 @@ static void parse(int argc, char **argv, struct lc_opts *o)
 		usage(stderr);
 		exit(2);
 	}
+	if (o->no_barrier)
+		o->gc_every = 1;
 	if (!seeded) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		o->seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec ^
@@ -956,6 +1439,121 @@ static void die_rc(const char *what, int err)
 	exit(2);
 }
 
+/* A collector round: a domain for the map (created by main), and the marker. */
+static void gc_round_begin(void)
+{
+	struct gcmap_gc_options go = { .size = sizeof(go) };
+	int err;
+
+	go.flags = R.o.no_barrier ? GCMAP_GC_F_UNSAFE_NO_BARRIER : 0;
+	err = gcmap_gc_create(&go, &R.gc);
+	if (err)
+		die_rc("gcmap_gc_create", err);
+	err = gcmap_gc_attach(R.gc, R.map);
+	if (err)
+		die_rc("gcmap_gc_attach", err);
+	R.marker_stop = 0;
+	R.cycles = 0;
+	R.finalized = 0;
+	if (pthread_create(&R.marker, NULL, marker, NULL))
+		die_rc("pthread_create", -EAGAIN);
+}
+
+/* After the workers' last operation: stop the marker, then check that the
+ * map holds no finalized value. */
+static void gc_round_stop(struct lc_totals *tot)
+{
+	__atomic_store_n(&R.marker_stop, 1, __ATOMIC_RELAXED);
+	pthread_join(R.marker, NULL);
+	tot->cycles += R.cycles;
+	tot->finalized_during += __atomic_load_n(&R.finalized, __ATOMIC_RELAXED);
+	for (unsigned int k = 0; k < R.o.keys; k++) {
+		void *v = NULL;
+
+		gcmap_read_lock();
+		if (map_op(LC_GET, k, NULL, NULL, &v) == 0)
+			out_id(v, LC_GET, k);
+		gcmap_read_unlock();
+	}
+}
+
+/*
+ * After gcmap_destroy(): nothing refers to the round's objects any more, so
+ * a few cycles must finalize every one of them (the finalizers unregister
+ * them too). Then the domain goes, and the objects are freed.
+ */
+static void gc_round_end(struct lc_totals *tot)
+{
+	struct gcmap_gc_stats gs = { .size = sizeof(gs) };
+	size_t nobj = 0, alive = 0;
+	int err;
+
+	for (int pass = 0; pass < 8; pass++) {
+		alive = 0;
+		for (unsigned int t = 0; t < R.o.threads; t++)
+			for (size_t i = 0; i < R.w[t].nobjs; i++)
+				alive += __atomic_load_n(&R.w[t].objs[i]->state,
+							 __ATOMIC_ACQUIRE) == LC_ALIVE;
+		if (!alive)
+			break;
+		err = gcmap_gc_collect(R.gc);
+		if (err >= 0)
+			err = gcmap_gc_run_finalizers(R.gc, 0);
+		if (err < 0)
+			note_gc(false, "round %lu: draining the collector: %s", R.round,
+				gcmap_strerror(err));
+	}
+	for (unsigned int t = 0; t < R.o.threads; t++)
+		nobj += R.w[t].nobjs;
+	if (alive)
+		note_gc(true,
+			"round %lu: %zu of the round's %zu objects were not finalized after the "
+			"map was destroyed and 8 cycles ran (leak)",
+			R.round, alive, nobj);
+	err = gcmap_gc_stats(R.gc, &gs);
+	if (err)
+		die_rc("gcmap_gc_stats", err);
+	if (gs.registered)
+		note_gc(true, "round %lu: %zu objects still registered after every finalizer ran",
+			R.round, gs.registered);
+	err = gcmap_gc_destroy(R.gc);
+	if (err)
+		die_rc("gcmap_gc_destroy", err);
+	R.gc = NULL;
+	tot->gc_rounds++;
+	tot->objects += nobj;
+	tot->finalized += __atomic_load_n(&R.finalized, __ATOMIC_RELAXED);
+	tot->leaked += alive;
+	for (unsigned int t = 0; t < R.o.threads; t++) {
+		for (size_t i = 0; i < R.w[t].nobjs; i++)
+			free(R.w[t].objs[i]);
+		R.w[t].nobjs = 0;
+	}
+}
+
+/* The collector's violations and errors of the round; print the first.
+ * Return the violations; errors go to *@failures. */
+static unsigned long gc_round_notes(struct lc_totals *tot, unsigned long *failures)
+{
+	unsigned long bad, errs;
+
+	pthread_mutex_lock(&lc_note_lock);
+	bad = lc_gc_bad;
+	errs = lc_gc_err;
+	if (bad || errs)
+		printf("lincheck: %s in round %lu (%s keys): %s (%lu violations, %lu errors "
+		       "in this round)\n",
+		       bad ? "COLLECTOR VIOLATION" : "FAILURE", R.round,
+		       R.kind == GCMAP_KEY_U64 ? "u64" : "byte-string", lc_gc_first, bad, errs);
+	lc_gc_bad = lc_gc_err = 0;
+	lc_gc_first[0] = 0;
+	pthread_mutex_unlock(&lc_note_lock);
+	tot->gc_violations += bad;
+	tot->gc_errors += errs;
+	*failures += errs;
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	struct lc_totals tot;
@@ -967,13 +1565,16 @@ int main(int argc, char **argv)
 
 	parse(argc, argv, &R.o);
 	printf("lincheck: seed %" PRIu64 ", %lu rounds, %u threads x %u ops on %u keys, "
-	       "%u ballast keys (%u ops per checked op), %s keys%s%s\n",
+	       "%u ballast keys (%u ops per checked op), %s keys, clear 1 op in %u, collector "
+	       "in 1 pair of rounds in %u (move 1 op in %u, step budget %u)%s%s%s\n",
 	       R.o.seed, R.o.rounds, R.o.threads, R.o.ops, R.o.keys, R.o.ballast,
 	       R.o.ballast_per_op,
 	       R.o.kinds == KINDS_U64	? "u64" :
 	       R.o.kinds == KINDS_BYTES ? "byte-string" :
 					  "u64 and byte-string",
+	       R.o.clear_every, R.o.gc_every, R.o.move_every, R.o.gc_budget,
 	       R.o.skip_moved ? ", SKIP_MOVED_CHECK (negative control)" : "",
+	       R.o.no_barrier ? ", collector barrier OFF (negative control)" : "",
 	       LC_TSAN ? ", TSan build" : "");
 	fflush(stdout);
 	if (R.o.skip_moved)
@@ -995,6 +1596,9 @@ int main(int argc, char **argv)
 		R.w[t].id = t;
 		R.w[t].log = lc_xrealloc(NULL, R.o.ops * sizeof(struct lc_event));
 		R.w[t].seen = lc_xrealloc(NULL, R.o.keys * sizeof(uint64_t));
+		R.w[t].seen_ptr = lc_xrealloc(NULL, R.o.keys * sizeof(void *));
+		R.w[t].bal_done =
+			lc_xrealloc(NULL, (R.o.ballast / R.o.threads + 1) * sizeof(uint64_t));
 		if (pthread_create(&R.w[t].tid, NULL, worker, &R.w[t]))
 			die_rc("pthread_create", -EAGAIN);
 	}
@@ -1004,7 +1608,7 @@ int main(int argc, char **argv)
 		struct gcmap_options mo = { .size = sizeof(mo) };
 		struct gcmap_stats st = { .size = sizeof(st) };
 		uint64_t sr = R.o.seed ^ R.round;
-		unsigned long bad;
+		unsigned long bad, gcbad = 0;
 
 		R.kind = R.o.kinds == KINDS_U64	  ? GCMAP_KEY_U64 :
 			 R.o.kinds == KINDS_BYTES ? GCMAP_KEY_BYTES :
@@ -1018,9 +1622,15 @@ int main(int argc, char **argv)
 		err = gcmap_create(&mo, &R.map);
 		if (err)
 			die_rc("gcmap_create", err);
+		/* Collector rounds in pairs, so that both key kinds get them. */
+		R.gc_round = R.o.gc_every && (R.round / 2) % R.o.gc_every == R.o.gc_every - 1;
+		if (R.gc_round)
+			gc_round_begin();
 		pthread_barrier_wait(&R.start);
 		pthread_barrier_wait(&R.end);
 		R.ready = 0;
+		if (R.gc_round)
+			gc_round_stop(&tot);
 		err = gcmap_stats(R.map, &st);
 		if (err)
 			die_rc("gcmap_stats", err);
@@ -1028,6 +1638,10 @@ int main(int argc, char **argv)
 		if (err)
 			die_rc("gcmap_destroy", err);
 		R.map = NULL;
+		if (R.gc_round) {
+			gc_round_end(&tot);
+			gcbad = gc_round_notes(&tot, &failures);
+		}
 		tot.rounds++;
 		tot.grows += st.grows;
 		tot.shrinks += st.shrinks;
@@ -1039,6 +1653,10 @@ int main(int argc, char **argv)
 				R.w[t].failure[0] = 0;
 				failures++;
 			}
+			tot.clears += R.w[t].clears;
+			tot.moves += R.w[t].moves;
+			tot.bal_deletes += R.w[t].bal_deletes;
+			tot.bal_cleared += R.w[t].bal_cleared;
 		}
 		bad = check_round(&s, all, red, &tot);
 		if (R.o.verbose) {
@@ -1049,7 +1667,10 @@ int main(int argc, char **argv)
 				       R.w[t].log[R.o.ops - 1].resp);
 			printf("\n");
 		}
-		if (failures || (bad && R.o.expect_violation) || (bad && !R.o.skip_moved))
+		/* Negative controls go on to count, or stop at the first
+		 * violation with --expect-violation; other runs stop at once. */
+		if (failures || ((bad || gcbad) && R.o.expect_violation) ||
+		    ((bad || gcbad) && !R.o.skip_moved && !R.o.no_barrier))
 			break;
 	}
 	R.stop = true;
@@ -1058,6 +1679,9 @@ int main(int argc, char **argv)
 		pthread_join(R.w[t].tid, NULL);
 		free(R.w[t].log);
 		free(R.w[t].seen);
+		free(R.w[t].seen_ptr);
+		free(R.w[t].bal_done);
+		free(R.w[t].objs);
 	}
 
 	printf("lincheck: %lu histories (%lu key histories), %llu ops checked in %.1f s "
@@ -1074,6 +1698,19 @@ int main(int argc, char **argv)
 	if (tot.undecided)
 		printf(", %lu undecided", tot.undecided);
 	printf("\n");
+	printf("lincheck: clear: %lu clears checked (each in every key's history); %lu of %lu "
+	       "ballast deletes found their key cleared (excused: a clear began after the "
+	       "insert)\n",
+	       tot.clears, tot.bal_cleared, tot.bal_deletes);
+	if (tot.gc_rounds)
+		printf("lincheck: collector: %lu rounds, %lu cycles, %lu moves, %.0f%% of their "
+		       "checked ops began while marking; %llu objects, %llu finalized (%llu "
+		       "during the rounds); %lu collector violations (finalized while reachable or twice, "
+		       "leaks), %lu objects leaked\n",
+		       tot.gc_rounds, tot.cycles, tot.moves,
+		       tot.gc_ops ? 100.0 * (double)tot.marking_ops / (double)tot.gc_ops : 0.0,
+		       tot.objects, tot.finalized, tot.finalized_during, tot.gc_violations,
+		       tot.leaked);
 
 	pthread_barrier_destroy(&R.start);
 	pthread_barrier_destroy(&R.end);
@@ -1089,7 +1726,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (R.o.expect_violation) {
-		if (tot.violations) {
+		if (tot.violations || tot.gc_violations) {
 			printf("lincheck: negative control caught (violation expected and found "
 			       "in round %lu)\n",
 			       tot.rounds - 1);
@@ -1100,7 +1737,7 @@ int main(int argc, char **argv)
 		       tot.rounds);
 		return 1;
 	}
-	if (tot.violations || tot.undecided) {
+	if (tot.violations || tot.undecided || tot.gc_violations) {
 		printf("lincheck: FAILED (seed %" PRIu64 ")\n", R.o.seed);
 		return 1;
 	}
@@ -1112,6 +1749,12 @@ int main(int argc, char **argv)
 	}
 	if (tot.rounds >= 10 && tot.evac_ops == 0) {
 		printf("lincheck: FAILED: no checked operation began during an evacuation\n");
+		return 1;
+	}
+	/* ... and collector rounds must have marked while they ran. */
+	if (tot.gc_rounds >= 10 && (tot.marking_ops == 0 || tot.cycles < tot.gc_rounds)) {
+		printf("lincheck: FAILED: no checked operation began while a cycle marked, or "
+		       "fewer than one cycle per collector round\n");
 		return 1;
 	}
 	printf("lincheck: passed\n");

@@ -19,8 +19,10 @@
 #define LC_PENDING UINT64_MAX /* resp of an operation that had not returned at a cut */
 #define LC_ABSENT 0 /* register state "no entry"; values are never 0 */
 #define LC_MAX_ENDS 8 /* end states a reduction keeps track of */
+#define LC_KEY_ALL 0xffff /* the key of a clear: it is in every key's history */
 
-enum lc_opcode { LC_GET, LC_PUT, LC_INSERT, LC_REPLACE, LC_CAS, LC_DELETE };
+enum lc_opcode { LC_GET, LC_PUT, LC_INSERT, LC_REPLACE, LC_CAS, LC_DELETE, LC_CLEAR };
+#define LC_NR_OPS 7
 
 /*
  * struct lc_event - one completed (or, in a cut history, pending) operation.
@@ -31,14 +33,27 @@ enum lc_opcode { LC_GET, LC_PUT, LC_INSERT, LC_REPLACE, LC_CAS, LC_DELETE };
  * @out: the value the call returned through its out-parameter, LC_ABSENT if none.
  * @ret: the return code (put: 1 inserted, 0 replaced).
  * @evac: an evacuation was in flight when the operation was invoked (statistics).
+ * @marking: a collector cycle was marking when it was invoked (statistics).
+ * @key: the key, LC_KEY_ALL for a clear.
  */
 struct lc_event {
 	uint64_t inv, resp;
 	uint64_t arg, exp, out;
 	int32_t ret;
-	uint8_t op, thread, evac;
+	uint8_t op, thread, evac, marking;
 	uint16_t key;
 };
+
+/*
+ * Whether @e belongs to key @k's history. A clear acts on every key, so
+ * it is copied into every key's history with its own stamps: each key's
+ * check is a separate search over its own copy (see lincheck.c's design
+ * block for what this projection does not check).
+ */
+static inline bool lc_in_key(const struct lc_event *e, unsigned int k)
+{
+	return e->op == LC_CLEAR || e->key == k;
+}
 
 /*
  * The sequential specification of one key. Return true if @e, applied to
@@ -83,6 +98,10 @@ static bool lc_apply(const struct lc_event *e, uint64_t s, uint64_t *ns)
 		if (e->ret == -ECANCELED)
 			return s != LC_ABSENT && s != e->exp && e->out == s;
 		return s == LC_ABSENT;
+	case LC_CLEAR:
+		/* Empties the register whatever it held; always returns 0. */
+		*ns = LC_ABSENT;
+		return pending || e->ret == 0;
 	case LC_DELETE:
 	default:
 		*ns = LC_ABSENT;
@@ -103,6 +122,7 @@ static bool lc_is_observer(const struct lc_event *e)
 	case LC_GET:
 		return true;
 	case LC_PUT:
+	case LC_CLEAR:
 		return false;
 	case LC_INSERT:
 	case LC_CAS:
@@ -567,7 +587,8 @@ static void lc_val_str(uint64_t v, char *buf, size_t len)
 
 static void lc_event_str(const struct lc_event *e, char *buf, size_t len)
 {
-	static const char *const name[] = { "get", "put", "insert", "replace", "cas", "delete" };
+	static const char *const name[] = { "get", "put",    "insert", "replace",
+					    "cas", "delete", "clear" };
 	char a[32], x[32], o[32], args[80], res[64];
 
 	lc_val_str(e->arg, a, sizeof(a));
@@ -575,7 +596,7 @@ static void lc_event_str(const struct lc_event *e, char *buf, size_t len)
 	lc_val_str(e->out, o, sizeof(o));
 	if (e->op == LC_CAS)
 		snprintf(args, sizeof(args), "(%s => %s)", x, a);
-	else if (e->op == LC_GET || e->op == LC_DELETE)
+	else if (e->op == LC_GET || e->op == LC_DELETE || e->op == LC_CLEAR)
 		args[0] = 0;
 	else
 		snprintf(args, sizeof(args), "(%s)", a);
@@ -588,13 +609,15 @@ static void lc_event_str(const struct lc_event *e, char *buf, size_t len)
 			 o);
 	else if (e->op == LC_GET)
 		snprintf(res, sizeof(res), "%s", o);
-	else if (e->op == LC_INSERT || e->op == LC_CAS)
+	else if (e->op == LC_CLEAR && e->ret != 0)
+		snprintf(res, sizeof(res), "%d", (int)e->ret);
+	else if (e->op == LC_INSERT || e->op == LC_CAS || e->op == LC_CLEAR)
 		snprintf(res, sizeof(res), "ok");
 	else if (e->op == LC_PUT && e->ret == 1)
 		snprintf(res, sizeof(res), "inserted");
 	else
 		snprintf(res, sizeof(res), "old %s", o);
-	snprintf(buf, len, "%s%s -> %s", name[e->op % 6], args, res);
+	snprintf(buf, len, "%s%s -> %s", name[e->op % LC_NR_OPS], args, res);
 }
 
 static void lc_print_states(FILE *f, const uint64_t *st, size_t n)

@@ -10,9 +10,12 @@
 STRESS_PROGS =
 
 # lincheck: linearizability checker (per-key register model, histories taken
-# while the map grows and shrinks). Linked with the test build of the library
-# for GCMAP_TEST_SKIP_MOVED_CHECK, its negative control. With no arguments it
-# runs 5000 rounds, alternating u64 and byte-string keys.
+# while the map grows and shrinks, with clears, and in half the rounds with
+# the map attached to a collector whose marker runs cycles and finalizers
+# throughout). Linked with the test build of the library for
+# GCMAP_TEST_SKIP_MOVED_CHECK, its negative control (the collector's is
+# --no-barrier). With no arguments it runs 5000 rounds (histories),
+# alternating u64 and byte-string keys, 2500 of them with the collector.
 STRESS_PROGS += stress/lincheck
 EXTRA_PROGRAMS += stress/lincheck
 stress_lincheck_SOURCES = stress/lincheck.c stress/lincheck_model.h

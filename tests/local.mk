@@ -56,7 +56,9 @@ endif
 tests_tsan_canary_SOURCES = tests/tsan_canary.c
 
 # lincheck.sh: stress/lincheck's short run (a few hundred histories per key
-# kind) and its negative control (GCMAP_TEST_SKIP_MOVED_CHECK must be caught).
+# kind, with clears, half of them with the collector running) and its two
+# negative controls (GCMAP_TEST_SKIP_MOVED_CHECK, GCMAP_GC_F_UNSAFE_NO_BARRIER:
+# each must be caught).
 # The program is built on demand (EXTRA_PROGRAMS in stress/local.mk).
 TESTS += tests/lincheck.sh
 EXTRA_DIST += tests/lincheck.sh
