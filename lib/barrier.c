@@ -39,22 +39,38 @@
 static __thread struct gc_obj *tls_buf[GC_BUF];
 static __thread unsigned int tls_nbuf;
 
-static void grey_push(struct gcmap_gc *gc, struct gc_obj *e)
+/* Push the chain @first ... @last (linked through grey_next) onto @gc's
+ * grey list: one CAS for the whole chain. */
+static void grey_push(struct gcmap_gc *gc, struct gc_obj *first, struct gc_obj *last)
 {
 	struct gc_obj *head = __atomic_load_n(&gc->grey, __ATOMIC_RELAXED);
 
 	do {
-		__atomic_store_n(&e->grey_next, head, __ATOMIC_RELAXED);
+		__atomic_store_n(&last->grey_next, head, __ATOMIC_RELAXED);
 		/* Release pairs with the acquire exchange of the marker that
-		 * takes the list: it sees e->grey_next. */
-	} while (!__atomic_compare_exchange_n(&gc->grey, &head, e, true, __ATOMIC_RELEASE,
+		 * takes the list: it sees every grey_next of the chain. */
+	} while (!__atomic_compare_exchange_n(&gc->grey, &head, first, true, __ATOMIC_RELEASE,
 					      __ATOMIC_RELAXED));
 }
 
 void gcmap__gc_flush(void)
 {
-	for (unsigned int i = 0; i < tls_nbuf; i++)
-		grey_push(tls_buf[i]->gc, tls_buf[i]);
+	unsigned int i = 0;
+
+	/* Runs of entries of one domain (nearly always all of them) go as
+	 * one chain: the shared list head is written once per run. */
+	while (i < tls_nbuf) {
+		struct gc_obj *first = tls_buf[i], *last = first;
+		unsigned int j = i + 1;
+
+		for (; j < tls_nbuf && tls_buf[j]->gc == first->gc; j++) {
+			/* Relaxed: published by grey_push()'s release CAS. */
+			__atomic_store_n(&last->grey_next, tls_buf[j], __ATOMIC_RELAXED);
+			last = tls_buf[j];
+		}
+		grey_push(first->gc, first, last);
+		i = j;
+	}
 	tls_nbuf = 0;
 }
 
@@ -62,6 +78,12 @@ bool gcmap__gc_mark_entry(struct gcmap_gc *gc, struct gc_obj *e)
 {
 	uint32_t epoch = __atomic_load_n(&gc->epoch, __ATOMIC_ACQUIRE);
 
+	/* Marked this cycle already: whoever marked it pushes it (B1). A
+	 * plain load first, so shading an object twice costs no locked RMW
+	 * (which would also stall the other loads in flight). Relaxed: the
+	 * result is only used to skip. */
+	if (__atomic_load_n(&e->mark, __ATOMIC_RELAXED) == epoch)
+		return false;
 	/* Test-and-set: only the thread that turns it grey pushes it (B1).
 	 * acq_rel: the marker that later traces it sees the entry as set up. */
 	return __atomic_exchange_n(&e->mark, epoch, __ATOMIC_ACQ_REL) != epoch;
@@ -74,6 +96,35 @@ void gcmap__gc_shade(struct gcmap_gc *gc, void *obj, bool by_barrier)
 
 	if (obj && gcmap_get_u64(gc->registry, (uint64_t)(uintptr_t)obj, &v) == 0)
 		gcmap__gc_shade_entry(gc, v, by_barrier);
+}
+
+/*
+ * The barrier of a map store: shade @a and @b (either may be NULL), with
+ * their registry lookups and then their mark words loaded in parallel
+ * (prefetches), not one cache miss after the other. Inside a read-side
+ * section.
+ */
+void gcmap__gc_shade2(struct gcmap_gc *gc, void *a, void *b)
+{
+	struct gc_obj *ea = NULL, *eb = NULL;
+	void *v;
+
+	if (a)
+		gcmap__prefetch_u64(gc->registry, (uint64_t)(uintptr_t)a);
+	if (b)
+		gcmap__prefetch_u64(gc->registry, (uint64_t)(uintptr_t)b);
+	if (a && gcmap_get_u64(gc->registry, (uint64_t)(uintptr_t)a, &v) == 0) {
+		ea = v;
+		__builtin_prefetch(&ea->mark, 1);
+	}
+	if (b && gcmap_get_u64(gc->registry, (uint64_t)(uintptr_t)b, &v) == 0) {
+		eb = v;
+		__builtin_prefetch(&eb->mark, 1);
+	}
+	if (ea)
+		gcmap__gc_shade_entry(gc, ea, true);
+	if (eb)
+		gcmap__gc_shade_entry(gc, eb, true);
 }
 
 void gcmap__gc_shade_entry(struct gcmap_gc *gc, struct gc_obj *e, bool by_barrier)

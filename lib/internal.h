@@ -272,6 +272,8 @@ static inline bool gcmap__gc_barrier_on(const struct gcmap_gc *gc)
 	       !(gc->flags & GCMAP_GC_F_UNSAFE_NO_BARRIER);
 }
 void gcmap__gc_shade(struct gcmap_gc *gc, void *obj, bool by_barrier);
+void gcmap__gc_shade2(struct gcmap_gc *gc, void *a, void *b);
+void gcmap__prefetch_u64(const struct gcmap *map, uint64_t key);
 void gcmap__gc_shade_entry(struct gcmap_gc *gc, struct gc_obj *e, bool by_barrier);
 void gcmap__gc_push_grey(struct gc_obj *e);
 void gcmap__gc_flush(void);

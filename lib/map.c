@@ -260,6 +260,17 @@ static __attribute__((noinline)) bool lookup_u64_slow_rcu(const struct gcmap *ma
  * unusual (a writer in the chain, a moved chain, a change during the scan)
  * continues out of line in lookup_from_rcu(), from the same table.
  */
+/* Start loading the three lines of @key's home bucket in the current table:
+ * a hint, with no effect on correctness. Inside a read-side section. */
+void gcmap__prefetch_u64(const struct gcmap *map, uint64_t key)
+{
+	const char *b = (const char *)home_bucket(table_rcu(map), gcmap__hash_u64(map, key));
+
+	__builtin_prefetch(b);
+	__builtin_prefetch(b + 64);
+	__builtin_prefetch(b + 128);
+}
+
 static inline bool lookup_u64_rcu(const struct gcmap *map, uint64_t key, uint64_t hash,
 				  void **val)
 {
@@ -525,10 +536,10 @@ static int write_rcu(struct gcmap *map, const struct kref *k, enum wop op, void 
 		struct gcmap_gc *gc = __atomic_load_n(&map->gc, __ATOMIC_ACQUIRE);
 
 		if (__builtin_expect(gc != NULL, 0) && ret >= 0 && gcmap__gc_barrier_on(gc)) {
-			if (op != OP_INSERT && !(op == OP_PUT && ret == 1))
-				gcmap__gc_shade(gc, cur, true); /* replaced or removed */
-			if (op != OP_DELETE)
-				gcmap__gc_shade(gc, val, true); /* stored */
+			/* The replaced or removed value, and the stored one. */
+			gcmap__gc_shade2(gc,
+					 op != OP_INSERT && !(op == OP_PUT && ret == 1) ? cur : NULL,
+					 op != OP_DELETE ? val : NULL);
 			gcmap__gc_flush();
 		}
 	}
