@@ -323,17 +323,26 @@ int gcmap__evac_start(struct gcmap *map, struct gcmap_table *tbl, unsigned int l
 		return -EINVAL;
 	if (next_rcu(tbl))
 		return -EBUSY;
+	/* Relaxed: only elects the allocating thread; the table is
+	 * published by the CAS below. */
+	if (__atomic_exchange_n(&tbl->starting, true, __ATOMIC_RELAXED))
+		return -EBUSY;
 	/* A zeroed allocation: for a large table calloc maps fresh zero
 	 * pages that the kernel provides lazily, as moves first touch them. */
 	next = gcmap__table_new(map, log2);
 	if (!next) {
+		__atomic_store_n(&tbl->starting, false, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&map->nr_evac_alloc_failures, 1, __ATOMIC_RELAXED);
 		return -ENOMEM;
 	}
 	/* Ordering A: release publishes the initialised table to next_rcu(). */
 	if (!__atomic_compare_exchange_n(&tbl->next, &expect, next, false, __ATOMIC_RELEASE,
 					 __ATOMIC_RELAXED)) {
-		gcmap__table_free_now(next); /* lost the race; never published */
+		/* Cannot happen while @starting elects one allocator; if it
+		 * did: never published, and empty, so no walk (a walk would
+		 * touch, so fault in, every page of a fresh table). */
+		gcmap__free(map, next->buckets, next->bytes);
+		gcmap__free(map, next, sizeof(*next));
 		return -EBUSY;
 	}
 	if (log2 > tbl->log2)

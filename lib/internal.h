@@ -129,6 +129,10 @@ struct gcmap_table {
 	uint64_t evac_cursor;
 	uint64_t nr_moved;
 	bool completed;
+	/* Set (exchange) by the one thread that allocates @next, so two
+	 * writers meeting the grow mark together do not both allocate a table
+	 * and one of them free it; cleared again if the allocation failed. */
+	bool starting;
 	size_t retired_bytes; /* set at retirement, for bytes_pending */
 	size_t nr_overflow; /* overflow buckets linked in; relaxed */
 	struct gcmap_stripe stripes[GCMAP_NR_STRIPES]; /* entry count deltas */
