@@ -158,8 +158,8 @@ static int fill_and_drain(void)
 		if (err)
 			return err;
 	}
-	printf("filled %u keys from an empty 8-bucket map in %.2f s (grown incrementally)\n",
-	       FILL, now() - t0);
+	printf("filled %u keys from an empty 8-bucket map in %.2f s (grown incrementally)\n", FILL,
+	       now() - t0);
 	while ((left = gcmap_maintain(map, 4096, 0)) > 0)
 		;
 	gcmap_barrier();

@@ -70,8 +70,8 @@ static void note_max(unsigned long *max, unsigned long v)
 {
 	unsigned long cur = __atomic_load_n(max, __ATOMIC_RELAXED);
 
-	while (v > cur &&
-	       !__atomic_compare_exchange_n(max, &cur, v, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	while (v > cur && !__atomic_compare_exchange_n(max, &cur, v, false, __ATOMIC_RELAXED,
+						       __ATOMIC_RELAXED))
 		;
 }
 #endif
@@ -194,7 +194,6 @@ static int prealloc(struct gcmap *map, size_t n, struct gcmap_bucket **spare)
 	return 0;
 }
 
-
 int gcmap__evac_move_unit(struct gcmap *map, struct gcmap_table *tbl, struct gcmap_table *next,
 			  uint64_t u)
 {
@@ -225,8 +224,8 @@ int gcmap__evac_move_unit(struct gcmap *map, struct gcmap_table *tbl, struct gcm
 
 				if ((uint8_t)(tags >> (8 * i)) == TAG_EMPTY)
 					continue;
-				h = slot_hash(map, __atomic_load_n(&b->slot[i].key,
-								   __ATOMIC_RELAXED));
+				h = slot_hash(map,
+					      __atomic_load_n(&b->slot[i].key, __ATOMIC_RELAXED));
 				cnt[ndst == 2 && (h & next->mask) != dst[0]]++;
 			}
 		}
@@ -264,8 +263,8 @@ int gcmap__evac_move_unit(struct gcmap *map, struct gcmap_table *tbl, struct gcm
 				if (tag == TAG_EMPTY)
 					continue;
 				key = __atomic_load_n(&b->slot[i].key, __ATOMIC_RELAXED);
-				filler_put(&f[ndst == 2 && (slot_hash(map, key) & next->mask) !=
-								   dst[0]],
+				filler_put(&f[ndst == 2 &&
+					      (slot_hash(map, key) & next->mask) != dst[0]],
 					   key, __atomic_load_n(&b->slot[i].val, __ATOMIC_RELAXED),
 					   tag);
 			}
@@ -301,9 +300,9 @@ unlock_src:
 			 * clear's retirement frees T and N together. */
 			if (__atomic_compare_exchange_n(&map->tbl, &expect, next, false,
 							__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-				unsigned long *ctr = next->log2 > tbl->log2	  ? &map->nr_grows
-						     : next->log2 < tbl->log2 ? &map->nr_shrinks
-									      : &map->nr_rebuilds;
+				unsigned long *ctr = next->log2 > tbl->log2 ? &map->nr_grows :
+						     next->log2 < tbl->log2 ? &map->nr_shrinks :
+									      &map->nr_rebuilds;
 
 				__atomic_fetch_add(ctr, 1, __ATOMIC_RELAXED);
 				__atomic_store_n(&tbl->completed, true, __ATOMIC_RELAXED);
@@ -402,7 +401,8 @@ void gcmap__evac_policy(struct gcmap *map, enum gcmap__resize_hint hint)
 		return;
 	target = policy_target(map, tbl, false);
 	if (target >= 0)
-		(void)gcmap__evac_start(map, tbl, (unsigned int)target); /* -ENOMEM: retried later */
+		(void)gcmap__evac_start(map, tbl,
+					(unsigned int)target); /* -ENOMEM: retried later */
 }
 
 void gcmap__evac_help(struct gcmap *map, struct gcmap_table *tbl, struct gcmap_table *next,

@@ -368,11 +368,11 @@ void gcmap__bg_stop(struct gcmap *map);
  */
 #ifdef GCMAP_TESTHOOKS
 extern void (*gcmap__sched_hook)(const char *point);
-#define GCMAP_SCHED_POINT(name)                                                                    \
-	do {                                                                                       \
-		void (*h_)(const char *) = __atomic_load_n(&gcmap__sched_hook, __ATOMIC_ACQUIRE);  \
-		if (h_)                                                                            \
-			h_(name);                                                                  \
+#define GCMAP_SCHED_POINT(name)                                                                   \
+	do {                                                                                      \
+		void (*h_)(const char *) = __atomic_load_n(&gcmap__sched_hook, __ATOMIC_ACQUIRE); \
+		if (h_)                                                                           \
+			h_(name);                                                                 \
 	} while (0)
 #define GCMAP_TEST_SKIP_MOVED_CHECK 1u /* readers ignore the moved mark */
 #define GCMAP_TEST_NO_HELP 2u /* writers never help an evacuation */
@@ -437,8 +437,7 @@ int gcmap__read_depth(void);
 int gcmap__check_invariants(struct gcmap *map);
 
 /* Report an impossible system failure and abort. */
-void gcmap__die(const char *file, int line, const char *what, int err)
-	__attribute__((noreturn));
+void gcmap__die(const char *file, int line, const char *what, int err) __attribute__((noreturn));
 #define GCMAP_DIE(what, err) gcmap__die(__FILE__, __LINE__, (what), (err))
 
 #endif /* GCMAP_INTERNAL_H */

@@ -148,7 +148,8 @@ static int snapshot_rcu(struct gcmap_iter *it, uint64_t c, unsigned int *span_lo
 					kneed += sk->len;
 				if (n == it->cap || (sk && klen + sk->len > it->kcap))
 					continue; /* counted; buffers grow below */
-				it->ents[n].val = __atomic_load_n(&b->slot[i].val, __ATOMIC_ACQUIRE);
+				it->ents[n].val =
+					__atomic_load_n(&b->slot[i].val, __ATOMIC_ACQUIRE);
 				if (sk) {
 					/* Key copies are immutable once published. */
 					if (sk->len)
@@ -306,8 +307,7 @@ int gcmap_iter_end(struct gcmap_iter *it)
 	return 0;
 }
 
-int gcmap_foreach(struct gcmap *map, int (*fn)(const struct gcmap_entry *e, void *arg),
-		  void *arg)
+int gcmap_foreach(struct gcmap *map, int (*fn)(const struct gcmap_entry *e, void *arg), void *arg)
 {
 	struct gcmap_iter *it;
 	struct gcmap_entry e;

@@ -271,8 +271,7 @@ void gcmap__prefetch_u64(const struct gcmap *map, uint64_t key)
 	__builtin_prefetch(b + 128);
 }
 
-static inline bool lookup_u64_rcu(const struct gcmap *map, uint64_t key, uint64_t hash,
-				  void **val)
+static inline bool lookup_u64_rcu(const struct gcmap *map, uint64_t key, uint64_t hash, void **val)
 {
 	const struct gcmap_table *tbl = table_rcu(map);
 	const uint64_t pattern = ONES * tag_of(hash);
@@ -537,9 +536,9 @@ static int write_rcu(struct gcmap *map, const struct kref *k, enum wop op, void 
 
 		if (__builtin_expect(gc != NULL, 0) && ret >= 0 && gcmap__gc_barrier_on(gc)) {
 			/* The replaced or removed value, and the stored one. */
-			gcmap__gc_shade2(gc,
-					 op != OP_INSERT && !(op == OP_PUT && ret == 1) ? cur : NULL,
-					 op != OP_DELETE ? val : NULL);
+			bool replaced = op != OP_INSERT && !(op == OP_PUT && ret == 1);
+
+			gcmap__gc_shade2(gc, replaced ? cur : NULL, op != OP_DELETE ? val : NULL);
 			gcmap__gc_flush();
 		}
 	}
@@ -599,8 +598,7 @@ static inline int kref_u64(const struct gcmap *map, uint64_t key, struct kref *k
 	return 0;
 }
 
-static inline int kref_bytes(const struct gcmap *map, const void *key, size_t len,
-			     struct kref *k)
+static inline int kref_bytes(const struct gcmap *map, const void *key, size_t len, struct kref *k)
 {
 	int err = check_map(map, GCMAP_KEY_BYTES);
 
@@ -633,8 +631,8 @@ static int do_get(struct gcmap *map, const struct kref *k, void **val)
 	return 0;
 }
 
-static int do_write(struct gcmap *map, const struct kref *k, enum wop op, void *val,
-		    void *expected, void **out)
+static int do_write(struct gcmap *map, const struct kref *k, enum wop op, void *val, void *expected,
+		    void **out)
 {
 	int ret;
 
@@ -652,10 +650,10 @@ int gcmap_get_u64(struct gcmap *map, uint64_t key, void **val)
 
 	if (err)
 		return err;
-	/* A leaf section: nothing in the lookup checks gcmap's depth. */
 #ifdef GCMAP_DEBUG
 	__atomic_fetch_add(&map->active, 1, __ATOMIC_RELAXED);
 #endif
+	/* A leaf section: nothing in the lookup checks gcmap's depth. */
 	gcmap__rcu_read_lock_leaf();
 	found = lookup_u64_rcu(map, key, gcmap__hash_u64(map, key), &v);
 	gcmap__rcu_read_unlock_leaf();
@@ -809,9 +807,10 @@ void gcmap__table_free_now(struct gcmap_table *tbl)
 			uint64_t tags = tags_locked(b);
 
 			for (unsigned int s = 0; owns_keys && s < GCMAP_SLOTS; s++) {
+				uint64_t key = key_locked(b, s);
+
 				if ((uint8_t)(tags >> (8 * s)) != TAG_EMPTY)
-					key_free_now(map,
-						     (struct gcmap_key *)(uintptr_t)key_locked(b, s));
+					key_free_now(map, (struct gcmap_key *)(uintptr_t)key);
 			}
 			if (b != head)
 				gcmap__free(map, b, sizeof(*b));

@@ -105,12 +105,12 @@ static bool same_key(const struct gcmap *map, uint64_t a, uint64_t b)
 	return x->len == y->len && (x->len == 0 || memcmp(x->bytes, y->bytes, x->len) == 0);
 }
 
-#define FAIL(...)                                                                                  \
-	do {                                                                                       \
-		fprintf(stderr, "gcmap invariant: " __VA_ARGS__);                                  \
-		fputc('\n', stderr);                                                               \
-		ret = -EFAULT;                                                                     \
-		goto out;                                                                          \
+#define FAIL(...)                                                 \
+	do {                                                      \
+		fprintf(stderr, "gcmap invariant: " __VA_ARGS__); \
+		fputc('\n', stderr);                              \
+		ret = -EFAULT;                                    \
+		goto out;                                         \
 	} while (0)
 
 /* Collects the live entries of a table for the checks below. */
@@ -173,7 +173,8 @@ static int check_table(struct gcmap *map, const struct gcmap_table *tbl,
 					if (h != sk->hash)
 						FAIL("key copy with a stale hash");
 				}
-				want = (uint8_t)(h >> 56) < 2 ? (uint8_t)((h >> 56) + 2) : (uint8_t)(h >> 56);
+				want = (uint8_t)(h >> 56) < 2 ? (uint8_t)((h >> 56) + 2) :
+								(uint8_t)(h >> 56);
 				if (t != want)
 					FAIL("tag %u != %u in bucket %llu", t, want,
 					     (unsigned long long)i);

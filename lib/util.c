@@ -92,6 +92,8 @@ enum gcmap__site gcmap__alloc_site(void)
 
 const char *gcmap__site_name(enum gcmap__site site)
 {
+	/* One site per line. */
+	/* clang-format off */
 	static const char *const names[GCMAP_NR_SITES] = {
 		[GCMAP_SITE_MAP] = "map",
 		[GCMAP_SITE_TABLE] = "table",
@@ -103,6 +105,7 @@ const char *gcmap__site_name(enum gcmap__site site)
 		[GCMAP_SITE_ITER] = "iter",
 		[GCMAP_SITE_GC] = "gc",
 	};
+	/* clang-format on */
 
 	if ((unsigned int)site >= GCMAP_NR_SITES)
 		return "?";

@@ -551,8 +551,9 @@ START_TEST(test_gc_born_in_sweep_pushed_once)
 	CK_RC(mut.rc[1], 1);
 	/* With the double push, the marker of E+1 loops on the grey list. */
 	for (waited = 0; !LOAD(&col.done); waited += 1e-3) {
-		ck_assert_msg(waited < EV_WAIT_S,
-			      "gcmap_gc_collect() did not return: the object was pushed grey twice");
+		ck_assert_msg(
+			waited < EV_WAIT_S,
+			"gcmap_gc_collect() did not return: the object was pushed grey twice");
 		usleep(1000);
 	}
 	ck_assert_int_eq(pthread_join(col.tid, &ret), 0);
