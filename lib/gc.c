@@ -144,8 +144,10 @@ int gcmap_gc_destroy(struct gcmap_gc *gc)
 	__atomic_store_n(&gc->phase, GC_IDLE, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&gc->mark_lock);
 	/* No writer can be shading into this domain after this grace period;
-	 * then every deferred entry free has run. */
+	 * then every deferred entry free has run. Its records left in other
+	 * threads' rings are dropped (barrier.c, B3). */
 	gcmap__rcu_synchronize();
+	gcmap__gc_resolve(gc);
 	gcmap__rcu_barrier();
 	pthread_mutex_lock(&gc->zlock);
 	gc->cycle_active = false;
@@ -533,6 +535,7 @@ static unsigned int drain(struct gcmap_gc *gc, unsigned int budget)
 {
 	unsigned int done = 0;
 
+	gcmap__gc_resolve(NULL); /* the writers' records first (barrier.c) */
 	while (done < budget) {
 		/* Acquire pairs with the release CAS of grey_push(). */
 		struct gc_obj *e = __atomic_exchange_n(&gc->grey, NULL, __ATOMIC_ACQUIRE);
@@ -550,6 +553,8 @@ static unsigned int drain(struct gcmap_gc *gc, unsigned int budget)
 			__atomic_fetch_add(&gc->nr_marked, 1, __ATOMIC_RELAXED);
 			done++;
 			e = next;
+			if ((done & 255) == 0)
+				gcmap__gc_resolve(NULL); /* as in scan() */
 		}
 	}
 	return done;
@@ -561,10 +566,14 @@ static int scan(struct gcmap_gc *gc, struct gcmap_iter *it, bool roots, unsigned
 		int *err)
 {
 	struct gcmap_entry ent;
+	unsigned int n = 0;
 	int r = 1;
 
 	while (*budget > 0 && (r = gcmap_iter_next(it, &ent)) == 1) {
 		(*budget)--;
+		/* Keep the writers' rings from filling up (barrier.c). */
+		if ((++n & 63) == 0)
+			gcmap__gc_resolve(NULL);
 		gcmap__rcu_read_lock();
 		if (roots) {
 			struct gc_obj *e = ent.value;
@@ -590,15 +599,20 @@ static int scan(struct gcmap_gc *gc, struct gcmap_iter *it, bool roots, unsigned
  */
 static int terminate_locked(struct gcmap_gc *gc)
 {
+	gcmap__gc_resolve(NULL);
 	if (__atomic_load_n(&gc->grey, __ATOMIC_ACQUIRE))
 		return 0;
 	gcmap__rcu_synchronize();
+	/* Every operation that began before the grace period has published
+	 * its records (B2): resolve them, then look. */
+	gcmap__gc_resolve(NULL);
 	if (__atomic_load_n(&gc->grey, __ATOMIC_ACQUIRE))
 		return 0;
 	__atomic_store_n(&gc->phase, GC_IDLE, __ATOMIC_RELEASE);
 	/* Writers that saw MARKING until now finish; what they shaded was
 	 * black already (nothing white is reachable), so this drain finds
-	 * nothing, but it keeps the list empty for the next cycle. */
+	 * nothing, but it keeps the list empty for the next cycle, and it
+	 * resolves their records: none of this cycle is left (B3). */
 	gcmap__rcu_synchronize();
 	drain(gc, UINT32_MAX);
 	__atomic_store_n(&gc->mark_ns, now_ns() - gc->t_begin, __ATOMIC_RELAXED);
@@ -894,6 +908,7 @@ int gcmap_gc_stats(struct gcmap_gc *gc, struct gcmap_gc_stats *st)
 		return -EINVAL;
 	if (!gcmap__tls.registered)
 		return -EPERM;
+	gcmap__gc_resolve(NULL); /* count what the writers recorded */
 	memset(&s, 0, sizeof(s));
 	s.size = sizeof(s);
 	s.cycles = __atomic_load_n(&gc->nr_cycles, __ATOMIC_RELAXED);

@@ -260,6 +260,7 @@ struct gcmap_gc {
 	struct gcmap__gc_bg *bg;
 
 	/* statistics: relaxed counters */
+	unsigned long nr_ring_full; /* records shaded by the writer: ring full */
 	unsigned long nr_cycles, nr_barrier_records, nr_grey_overflows, nr_finalized,
 		nr_resurrected, nr_cycles_found;
 	size_t nr_marked, nr_registered, nr_roots;
@@ -276,7 +277,14 @@ static inline bool gcmap__gc_barrier_on(const struct gcmap_gc *gc)
 	       !(gc->flags & GCMAP_GC_F_UNSAFE_NO_BARRIER);
 }
 void gcmap__gc_shade(struct gcmap_gc *gc, void *obj, bool by_barrier);
-void gcmap__gc_shade2(struct gcmap_gc *gc, void *a, void *b);
+/* Barrier records (lib/barrier.c): record a value to shade; resolve every
+ * thread's published records (dropping @skip's); a thread's exit; fork. */
+void gcmap__gc_record(struct gcmap_gc *gc, void *obj);
+void gcmap__gc_resolve(const struct gcmap_gc *skip);
+void gcmap__gc_thread_exit(void);
+void gcmap__gc_fork_prepare(void);
+void gcmap__gc_fork_parent(void);
+void gcmap__gc_fork_child(void);
 void gcmap__prefetch_u64(const struct gcmap *map, uint64_t key);
 void gcmap__gc_shade_entry(struct gcmap_gc *gc, struct gc_obj *e, bool by_barrier);
 void gcmap__gc_push_grey(struct gc_obj *e);

@@ -538,7 +538,8 @@ static int write_rcu(struct gcmap *map, const struct kref *k, enum wop op, void 
 			/* The replaced or removed value, and the stored one. */
 			bool replaced = op != OP_INSERT && !(op == OP_PUT && ret == 1);
 
-			gcmap__gc_shade2(gc, replaced ? cur : NULL, op != OP_DELETE ? val : NULL);
+			gcmap__gc_record(gc, replaced ? cur : NULL);
+			gcmap__gc_record(gc, op != OP_DELETE ? val : NULL);
 			gcmap__gc_flush();
 		}
 	}

@@ -85,6 +85,7 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void before_fork(void)
 {
+	gcmap__gc_fork_prepare();
 	pthread_mutex_lock(&reg_lock);
 	call_rcu_before_fork();
 }
@@ -93,6 +94,7 @@ static void after_fork_parent(void)
 {
 	call_rcu_after_fork_parent();
 	pthread_mutex_unlock(&reg_lock);
+	gcmap__gc_fork_parent();
 }
 
 static void after_fork_child(void)
@@ -111,6 +113,7 @@ static void after_fork_child(void)
 		self->next = NULL;
 	pthread_mutex_init(&reg_lock, NULL);
 	call_rcu_after_fork_child();
+	gcmap__gc_fork_child();
 }
 
 static void install_atfork(void)
@@ -181,6 +184,7 @@ int gcmap_thread_unregister(void)
 		return -EPERM;
 	if (gcmap__tls.depth > 0)
 		return -EBUSY;
+	gcmap__gc_thread_exit(); /* its barrier records, resolved now */
 	gcmap__rcu_unregister();
 	gcmap__tls.registered = false;
 	return 0;

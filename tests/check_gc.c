@@ -123,12 +123,15 @@ static void mark_all(struct gcmap_gc *gc, unsigned int budget, unsigned int max)
 	} while (rc == 1);
 }
 
-/* Whether @obj carries the current cycle's mark (internal look). */
+/* Whether @obj carries the current cycle's mark (internal look), once the
+ * barrier records made so far are resolved, as the marker's next drain
+ * would (lib/barrier.c). */
 static bool marked(struct gcmap_gc *gc, void *obj)
 {
 	void *v = NULL;
 	bool m;
 
+	gcmap__gc_resolve(NULL);
 	CK_OK(gcmap_read_lock());
 	CK_OK(gcmap_get_u64(gc->registry, (uint64_t)(uintptr_t)obj, &v));
 	m = LOAD(&((struct gc_obj *)v)->mark) == LOAD(&gc->epoch);
@@ -1505,6 +1508,122 @@ START_TEST(test_gc_barrier_store)
 }
 END_TEST
 
+/* The mark as it is, without resolving pending barrier records. */
+static bool marked_now(struct gcmap_gc *gc, void *obj)
+{
+	void *v = NULL;
+	bool m;
+
+	CK_OK(gcmap_read_lock());
+	CK_OK(gcmap_get_u64(gc->registry, (uint64_t)(uintptr_t)obj, &v));
+	m = LOAD(&((struct gc_obj *)v)->mark) == LOAD(&gc->epoch);
+	CK_OK(gcmap_read_unlock());
+	return m;
+}
+
+/*
+ * A thread's barrier records outlive its operations until a resolver takes
+ * them: a thread that unregisters resolves its own, so the shading it owes
+ * is not lost with its ring. The thread moves C from S to R (both black or
+ * white as in test_gc_barrier_store), then unregisters before the marker
+ * looks; C must be grey already, and survive.
+ */
+struct rx_thread {
+	struct gcmap_gc *gc;
+	struct tobj *r, *s, *c;
+	int rc[2];
+};
+
+static void *rx_mover(void *arg)
+{
+	struct rx_thread *t = arg;
+
+	if (gcmap_thread_register() != 0 || gcmap_read_lock() != 0)
+		return (void *)1;
+	t->rc[0] = gcmap_gc_store(t->gc, &t->r->field[0], t->c);
+	t->rc[1] = gcmap_gc_store(t->gc, &t->s->field[0], NULL);
+	if (gcmap_read_unlock() != 0)
+		return (void *)2;
+	return gcmap_thread_unregister() ? (void *)3 : NULL;
+}
+
+START_TEST(test_gc_records_resolved_at_thread_exit)
+{
+	struct gcmap_gc *gc = make_gc(0);
+	struct gcmap *m = make_map(GCMAP_KEY_U64, 0, NULL);
+	static struct tobj r, s, c;
+	struct rx_thread t = { .gc = gc, .r = &r, .s = &s, .c = &c };
+	pthread_t tid;
+	void *ret;
+
+	memset(&r, 0, sizeof(r));
+	memset(&s, 0, sizeof(s));
+	memset(&c, 0, sizeof(c));
+	ev_flags_set(GCMAP_TEST_NO_POLICY);
+	CK_OK(gcmap_gc_attach(gc, m));
+	reg_put(gc, m, GCMAP_KEY_U64, 1, &r);
+	reg_put(gc, m, GCMAP_KEY_U64, 2, &s);
+	reg(gc, &c);
+	CK_OK(gcmap_gc_store(gc, &s.field[0], &c));
+	CK_OK(gcmap_gc_begin(gc));
+	ck_assert(!marked_now(gc, &c));
+	ck_assert_int_eq(pthread_create(&tid, NULL, rx_mover, &t), 0);
+	ck_assert_int_eq(pthread_join(tid, &ret), 0);
+	ck_assert_ptr_null(ret);
+	CK_OK(t.rc[0]);
+	CK_OK(t.rc[1]);
+	ck_assert_msg(marked_now(gc, &c), "the exited thread's records were not resolved");
+	ck_assert_int_ge(gcmap_gc_finish(gc), 0);
+	CK_RC(gcmap_gc_run_finalizers(gc, 0), 0);
+	ck_assert_int_eq(fin_count(&c), 0);
+	ck_assert_int_eq(collect_run(gc), 0); /* R -> C, R in the map */
+	ck_assert_int_eq(fin_count(&c), 0);
+	CK_OK(gcmap_gc_destroy(gc));
+	CK_OK(gcmap_destroy(m));
+}
+END_TEST
+
+/*
+ * More records than a thread's ring holds, with no resolver running: the
+ * writer shades the overflow itself (counted), and nothing is lost.
+ */
+START_TEST(test_gc_records_ring_full)
+{
+	enum { N = 10000 }; /* 2 records per replace: > the ring's 16384 */
+	struct gcmap_gc *gc = make_gc(0);
+	struct gcmap *m = make_map(GCMAP_KEY_U64, 0, NULL);
+	static struct tobj o[2 * N];
+	unsigned int now = 0;
+
+	memset(o, 0, sizeof(o));
+	CK_OK(gcmap_gc_attach(gc, m));
+	for (unsigned int i = 0; i < N; i++)
+		reg_put(gc, m, GCMAP_KEY_U64, i, &o[i]);
+	for (unsigned int i = N; i < 2 * N; i++)
+		reg(gc, &o[i]);
+	gcmap__gc_resolve(NULL); /* nothing pending before the cycle */
+	CK_OK(gcmap_gc_begin(gc));
+	for (unsigned int i = 0; i < N; i++)
+		CK_RC(gcmap_put_u64(m, i, &o[N + i], NULL), 0); /* replaces o[i] */
+	for (unsigned int i = 0; i < 2 * N; i++)
+		now += marked_now(gc, &o[i]);
+	ck_assert_uint_gt(LOAD(&gc->nr_ring_full), 0);
+	ck_assert_msg(now > 0 && now < 2 * N, "%u of %u marked before resolving", now, 2 * N);
+	gcmap__gc_resolve(NULL);
+	for (unsigned int i = 0; i < 2 * N; i++)
+		ck_assert(marked_now(gc, &o[i])); /* both halves of every replace shaded */
+	ck_assert_int_eq(gcmap_gc_finish(gc), 0); /* all shaded: none queued */
+	/* The replaced ones are garbage now, the stored ones are not. */
+	ck_assert_int_eq(collect_run(gc), N);
+	for (unsigned int i = 0; i < N; i++) {
+		ck_assert_int_eq(fin_count(&o[i]), 1);
+		ck_assert_int_eq(fin_count(&o[N + i]), 0);
+	}
+	CK_OK(gcmap_gc_destroy(gc));
+	CK_OK(gcmap_destroy(m));
+}
+END_TEST
+
 /* ---------------------------------------------------------------------- */
 /* concurrent: the stress of examples/gcstress_impl.h, short              */
 
@@ -1622,6 +1741,8 @@ static Suite *gc_suite(void)
 	tcase_add_loop_test(tc, test_gc_barrier_shrink, 0, 4);
 	tcase_add_loop_test(tc, test_gc_barrier_frozen_marker, 0, 4);
 	tcase_add_loop_test(tc, test_gc_barrier_store, 0, 2);
+	tcase_add_test(tc, test_gc_records_resolved_at_thread_exit);
+	tcase_add_test(tc, test_gc_records_ring_full);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("concurrent");
