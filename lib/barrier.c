@@ -68,8 +68,11 @@ struct gc_rec {
 /* A thread's records. [tail, head) are published and not yet resolved. */
 struct gc_ring {
 	struct gc_ring *next; /* the rings list, under rings_lock */
+	/* The default allocator it came from, which frees it: tests replace
+	 * the default for a while, and a ring lives as long as its thread. */
+	struct gcmap_allocator alloc;
 	uint64_t head; /* owner: release store; resolvers: acquire load */
-	char pad0[64 - sizeof(uint64_t) - sizeof(void *)];
+	char pad0[64 - sizeof(uint64_t)];
 	uint64_t tail; /* resolvers (rings_lock): release store; owner: acquire load */
 	char pad1[64 - sizeof(uint64_t)];
 	struct gc_rec rec[GC_RING]; /* written by the owner at [head, tail + GC_RING) */
@@ -157,6 +160,7 @@ static struct gc_ring *ring_get(void)
 	r = gcmap__alloc(NULL, sizeof(*r), true, GCMAP_SITE_GC);
 	if (!r)
 		return NULL;
+	r->alloc = *gcmap__default_allocator();
 	pthread_mutex_lock(&rings_lock);
 	r->next = rings;
 	rings = r;
@@ -250,6 +254,7 @@ void gcmap__gc_thread_exit(void)
 
 	if (!r)
 		return;
+	gcmap__gc_flush(); /* publish first (nothing is unpublished at depth 0) */
 	pthread_mutex_lock(&rings_lock);
 	gcmap__rcu_read_lock();
 	ring_resolve(r, NULL);
@@ -264,7 +269,7 @@ void gcmap__gc_thread_exit(void)
 	pthread_mutex_unlock(&rings_lock);
 	tls_ring = NULL;
 	tls_head = tls_pub = tls_tail = 0;
-	gcmap__free(NULL, r, sizeof(*r));
+	r->alloc.free(r, sizeof(*r), r->alloc.ctx);
 }
 
 /* fork(): no thread may hold rings_lock in the child. */

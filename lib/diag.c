@@ -120,7 +120,8 @@ static int map_json(struct gcmap *map, struct jbuf *j, unsigned long serial, uin
 static int gc_json(struct gcmap_gc *gc, struct jbuf *j, unsigned long serial, uint64_t t_ms)
 {
 	struct gcmap_gc_stats st = { .size = sizeof(st) };
-	int err = gcmap_gc_stats(gc, &st);
+	/* Not gcmap_gc_stats(): no wait for rings_lock under diag_lock. */
+	int err = gcmap__gc_stats_fill(gc, &st);
 
 	if (err)
 		return err;

@@ -900,7 +900,10 @@ int gcmap_gc_collect(struct gcmap_gc *gc)
 	return err ? err : gcmap_gc_finish(gc);
 }
 
-int gcmap_gc_stats(struct gcmap_gc *gc, struct gcmap_gc_stats *st)
+/* gcmap_gc_stats() without resolving the barrier records first: the
+ * GCMAP_STATS writer calls it holding diag_lock, which must not be held
+ * while waiting for rings_lock (fork handlers take them in either order). */
+int gcmap__gc_stats_fill(struct gcmap_gc *gc, struct gcmap_gc_stats *st)
 {
 	struct gcmap_gc_stats s;
 
@@ -908,7 +911,6 @@ int gcmap_gc_stats(struct gcmap_gc *gc, struct gcmap_gc_stats *st)
 		return -EINVAL;
 	if (!gcmap__tls.registered)
 		return -EPERM;
-	gcmap__gc_resolve(NULL); /* count what the writers recorded */
 	memset(&s, 0, sizeof(s));
 	s.size = sizeof(s);
 	s.cycles = __atomic_load_n(&gc->nr_cycles, __ATOMIC_RELAXED);
@@ -926,4 +928,11 @@ int gcmap_gc_stats(struct gcmap_gc *gc, struct gcmap_gc_stats *st)
 	s.maps = __atomic_load_n(&gc->nr_maps, __ATOMIC_RELAXED);
 	*st = s;
 	return 0;
+}
+
+int gcmap_gc_stats(struct gcmap_gc *gc, struct gcmap_gc_stats *st)
+{
+	if (gc && gcmap__tls.registered)
+		gcmap__gc_resolve(NULL); /* count what the writers recorded */
+	return gcmap__gc_stats_fill(gc, st);
 }

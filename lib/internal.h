@@ -285,6 +285,7 @@ void gcmap__gc_thread_exit(void);
 void gcmap__gc_fork_prepare(void);
 void gcmap__gc_fork_parent(void);
 void gcmap__gc_fork_child(void);
+int gcmap__gc_stats_fill(struct gcmap_gc *gc, struct gcmap_gc_stats *st);
 void gcmap__prefetch_u64(const struct gcmap *map, uint64_t key);
 void gcmap__gc_shade_entry(struct gcmap_gc *gc, struct gc_obj *e, bool by_barrier);
 void gcmap__gc_push_grey(struct gc_obj *e);

@@ -85,16 +85,19 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void before_fork(void)
 {
-	gcmap__gc_fork_prepare();
 	pthread_mutex_lock(&reg_lock);
 	call_rcu_before_fork();
+	/* Last: a thread may wait for rings_lock inside a read-side section
+	 * (its first barrier record), which the call_rcu thread's grace
+	 * period, and so call_rcu_before_fork(), waits for. */
+	gcmap__gc_fork_prepare();
 }
 
 static void after_fork_parent(void)
 {
+	gcmap__gc_fork_parent();
 	call_rcu_after_fork_parent();
 	pthread_mutex_unlock(&reg_lock);
-	gcmap__gc_fork_parent();
 }
 
 static void after_fork_child(void)
@@ -111,9 +114,9 @@ static void after_fork_child(void)
 	reg_head = self;
 	if (self)
 		self->next = NULL;
+	gcmap__gc_fork_child();
 	pthread_mutex_init(&reg_lock, NULL);
 	call_rcu_after_fork_child();
-	gcmap__gc_fork_child();
 }
 
 static void install_atfork(void)

@@ -10,6 +10,7 @@
 #include "evac_util.h"
 #include "gcstress_impl.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void setup_registered(void)
@@ -1624,6 +1625,67 @@ START_TEST(test_gc_records_ring_full)
 }
 END_TEST
 
+/*
+ * fork() while another thread, inside a read-side section that a grace
+ * period in the call_rcu thread waits for, makes its first barrier record
+ * (which takes rings_lock): the fork handlers took rings_lock before
+ * pausing the call_rcu thread, and the three waited for each other (found
+ * in review). SIGALRM ends the test if fork() does not return.
+ */
+static int fk_obj;
+static int fk_in_section, fk_forking; /* atomic */
+
+static void *fk_writer(void *arg)
+{
+	struct gcmap *m = arg;
+	int rc;
+
+	if (gcmap_thread_register() != 0 || gcmap_read_lock() != 0)
+		return (void *)1;
+	STORE(&fk_in_section, 1);
+	while (!LOAD(&fk_forking))
+		usleep(1000);
+	usleep(200000); /* the forking thread is in its prepare handlers */
+	rc = gcmap_put_u64(m, 1, &fk_obj, NULL); /* the thread's first record */
+	if (gcmap_read_unlock() != 0 || rc != 1)
+		return (void *)2;
+	return gcmap_thread_unregister() ? (void *)3 : NULL;
+}
+
+START_TEST(test_gc_fork_while_recording)
+{
+	struct gcmap_gc *gc = make_gc(0);
+	struct gcmap *m = make_map(GCMAP_KEY_U64, 0, NULL);
+	pthread_t t;
+	pid_t pid;
+	int st = 0;
+	void *ret;
+
+	CK_OK(gcmap_gc_attach(gc, m));
+	CK_OK(gcmap_gc_register(gc, &fk_obj, NULL, NULL, NULL));
+	CK_OK(gcmap_gc_begin(gc));
+	ck_assert_int_eq(pthread_create(&t, NULL, fk_writer, m), 0);
+	while (!LOAD(&fk_in_section))
+		usleep(1000);
+	CK_OK(gcmap_defer_free(malloc(16), NULL)); /* a grace period waits for the writer */
+	usleep(100000);
+	alarm(20);
+	STORE(&fk_forking, 1);
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	alarm(0);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_eq(pthread_join(t, &ret), 0);
+	ck_assert_ptr_null(ret);
+	ck_assert_int_ge(gcmap_gc_finish(gc), 0);
+	CK_OK(gcmap_gc_destroy(gc));
+	CK_OK(gcmap_destroy(m));
+}
+END_TEST
+
 /* ---------------------------------------------------------------------- */
 /* concurrent: the stress of examples/gcstress_impl.h, short              */
 
@@ -1743,6 +1805,7 @@ static Suite *gc_suite(void)
 	tcase_add_loop_test(tc, test_gc_barrier_store, 0, 2);
 	tcase_add_test(tc, test_gc_records_resolved_at_thread_exit);
 	tcase_add_test(tc, test_gc_records_ring_full);
+	tcase_add_test(tc, test_gc_fork_while_recording);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("concurrent");
