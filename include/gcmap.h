@@ -535,6 +535,12 @@ GCMAP_API int gcmap_stats(struct gcmap *map, struct gcmap_stats *st);
  * marking runs. Objects left unmarked are unreachable; their finalizers run
  * once, after a grace period, outside any read-side section.
  *
+ * Cost: with no cycle marking, the barrier is one load and one branch. While
+ * one marks, a store appends two records to its thread's record ring (256
+ * KiB, allocated on the thread's first such store, freed when the thread
+ * unregisters) and the marker shades them; a thread whose ring is full (the
+ * marker behind) shades its values itself.
+ *
  * What keeps an object alive: being reachable from the roots, or being used
  * by a thread inside a read-side section (a cycle's start waits for those).
  * A thread that keeps an object outside a read-side section must make it a
