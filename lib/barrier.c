@@ -255,11 +255,8 @@ void gcmap__gc_thread_exit(void)
 	if (!r)
 		return;
 	gcmap__gc_flush(); /* publish first (nothing is unpublished at depth 0) */
+	gcmap__gc_resolve(NULL); /* its own records among them: none is lost */
 	pthread_mutex_lock(&rings_lock);
-	gcmap__rcu_read_lock();
-	ring_resolve(r, NULL);
-	gcmap__gc_flush();
-	gcmap__rcu_read_unlock();
 	for (struct gc_ring **p = &rings; *p; p = &(*p)->next) {
 		if (*p == r) {
 			*p = r->next;

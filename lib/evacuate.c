@@ -315,7 +315,7 @@ unlock_src:
 
 int gcmap__evac_start(struct gcmap *map, struct gcmap_table *tbl, unsigned int log2)
 {
-	struct gcmap_table *next, *expect = NULL;
+	struct gcmap_table *next;
 
 	/* Units assume a factor of two (or the same size). */
 	if (log2 + 1 < tbl->log2 || log2 > tbl->log2 + 1 || log2 > GCMAP_MAX_LOG2_BUCKETS)
@@ -334,16 +334,9 @@ int gcmap__evac_start(struct gcmap *map, struct gcmap_table *tbl, unsigned int l
 		__atomic_fetch_add(&map->nr_evac_alloc_failures, 1, __ATOMIC_RELAXED);
 		return -ENOMEM;
 	}
-	/* Ordering A: release publishes the initialised table to next_rcu(). */
-	if (!__atomic_compare_exchange_n(&tbl->next, &expect, next, false, __ATOMIC_RELEASE,
-					 __ATOMIC_RELAXED)) {
-		/* Cannot happen while @starting elects one allocator; if it
-		 * did: never published, and empty, so no walk (a walk would
-		 * touch, so fault in, every page of a fresh table). */
-		gcmap__free(map, next->buckets, next->bytes);
-		gcmap__free(map, next, sizeof(*next));
-		return -EBUSY;
-	}
+	/* Ordering A: release publishes the initialised table to next_rcu().
+	 * A store: @starting elected this thread, and @next was NULL. */
+	__atomic_store_n(&tbl->next, next, __ATOMIC_RELEASE);
 	if (log2 > tbl->log2)
 		GCMAP_TRACE3(grow, map, tbl->log2, log2);
 	else if (log2 < tbl->log2)
