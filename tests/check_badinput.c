@@ -817,43 +817,9 @@ END_TEST
  * it detaches first, and detaching waits for a grace period that the held
  * operation's read-side section blocks.)
  */
-static int hold_writer, writer_held;
-
-static void hold_hook(const char *point)
-{
-	if (strcmp(point, "writer:helped") == 0 && LOAD(&hold_writer)) {
-		STORE(&writer_held, 1);
-		while (LOAD(&hold_writer))
-			sched_yield();
-	}
-}
-
-static void *busy_writer(void *arg)
-{
-	struct gcmap *m = arg;
-
-	if (gcmap_thread_register() != 0)
-		return (void *)1;
-	if (gcmap_put_u64(m, 1, val_of(1), NULL) != 1)
-		return (void *)2;
-	if (gcmap_thread_unregister() != 0)
-		return (void *)3;
-	return NULL;
-}
+#include "hold_util.h"
 
 /* The same for a user's gcmap_maintain(), held in the middle of a move. */
-static int hold_mover, mover_held;
-
-static void hold_move_hook(const char *point)
-{
-	if (strcmp(point, "evac:mid-move") == 0 && LOAD(&hold_mover)) {
-		STORE(&hold_mover, 0); /* once */
-		STORE(&mover_held, 1);
-		while (LOAD(&mover_held) == 1)
-			sched_yield();
-	}
-}
-
 static void *busy_maintainer(void *arg)
 {
 	struct gcmap *m = arg;
@@ -878,15 +844,12 @@ START_TEST(test_badinput_destroy_maintain_in_flight)
 	__atomic_store_n(&gcmap__test_flags, GCMAP_TEST_NO_POLICY, __ATOMIC_RELAXED);
 	for (uint64_t i = 0; i < 200; i++)
 		CK_RC(gcmap_put_u64(m, i, val_of(i + 1), NULL), 1);
-	STORE(&hold_mover, 1);
-	__atomic_store_n(&gcmap__sched_hook, hold_move_hook, __ATOMIC_RELEASE);
+	hold_at("evac:mid-move");
 	ck_assert_int_eq(pthread_create(&t, NULL, busy_maintainer, m), 0);
-	while (!LOAD(&mover_held))
-		sched_yield();
+	hold_wait();
 	rc = gcmap_destroy(m);
-	STORE(&mover_held, 2);
+	hold_release();
 	ck_assert_int_eq(pthread_join(t, &ret), 0);
-	__atomic_store_n(&gcmap__sched_hook, NULL, __ATOMIC_RELEASE);
 	__atomic_store_n(&gcmap__test_flags, 0, __ATOMIC_RELAXED);
 	ck_assert_ptr_null(ret);
 	CK_RC(rc, -EBUSY);
@@ -914,15 +877,12 @@ START_TEST(test_badinput_destroy_op_in_flight)
 	o.flags = GCMAP_F_BACKGROUND;
 	CK_OK(gcmap_create(&o, &m));
 	bg = m->bg;
-	STORE(&hold_writer, 1);
-	__atomic_store_n(&gcmap__sched_hook, hold_hook, __ATOMIC_RELEASE);
+	hold_at("writer:helped");
 	ck_assert_int_eq(pthread_create(&t, NULL, busy_writer, m), 0);
-	while (!LOAD(&writer_held))
-		sched_yield();
+	hold_wait();
 	rc = gcmap_destroy(m);
-	STORE(&hold_writer, 0);
+	hold_release();
 	ck_assert_int_eq(pthread_join(t, &ret), 0);
-	__atomic_store_n(&gcmap__sched_hook, NULL, __ATOMIC_RELEASE);
 	ck_assert_ptr_null(ret);
 	CK_RC(rc, -EBUSY);
 	ck_assert_msg(m->bg == bg, "refused gcmap_destroy() stopped the background thread");

@@ -127,17 +127,12 @@ static void mark_all(struct gcmap_gc *gc, unsigned int budget, unsigned int max)
 /* Whether @obj carries the current cycle's mark (internal look), once the
  * barrier records made so far are resolved, as the marker's next drain
  * would (lib/barrier.c). */
+static bool marked_now(struct gcmap_gc *gc, void *obj);
+
 static bool marked(struct gcmap_gc *gc, void *obj)
 {
-	void *v = NULL;
-	bool m;
-
 	gcmap__gc_resolve(NULL);
-	CK_OK(gcmap_read_lock());
-	CK_OK(gcmap_get_u64(gc->registry, (uint64_t)(uintptr_t)obj, &v));
-	m = LOAD(&((struct gc_obj *)v)->mark) == LOAD(&gc->epoch);
-	CK_OK(gcmap_read_unlock());
-	return m;
+	return marked_now(gc, obj);
 }
 
 static void expect_get(struct gcmap *m, int kind, uint64_t idx, void *want, const char *what)

@@ -1102,29 +1102,7 @@ END_TEST
 
 #if defined(GCMAP_DEBUG) && defined(GCMAP_TESTHOOKS)
 /* Debug builds: destroy while another thread's operation is in flight. */
-static int hold_writer, writer_held;
-
-static void hold_hook(const char *point)
-{
-	if (strcmp(point, "writer:helped") == 0 && LOAD(&hold_writer)) {
-		STORE(&writer_held, 1);
-		while (LOAD(&hold_writer))
-			sched_yield();
-	}
-}
-
-static void *busy_writer(void *arg)
-{
-	struct gcmap *m = arg;
-
-	if (gcmap_thread_register() != 0)
-		return (void *)1;
-	if (gcmap_put_u64(m, 1, val_of(1), NULL) != 1)
-		return (void *)2;
-	if (gcmap_thread_unregister() != 0)
-		return (void *)3;
-	return NULL;
-}
+#include "hold_util.h"
 
 START_TEST(test_map_errors_destroy_busy)
 {
@@ -1132,16 +1110,13 @@ START_TEST(test_map_errors_destroy_busy)
 	pthread_t t;
 	void *ret;
 
-	STORE(&hold_writer, 1);
-	__atomic_store_n(&gcmap__sched_hook, hold_hook, __ATOMIC_RELEASE);
+	hold_at("writer:helped");
 	ck_assert_int_eq(pthread_create(&t, NULL, busy_writer, m), 0);
-	while (!LOAD(&writer_held))
-		sched_yield();
+	hold_wait();
 	CK_RC(gcmap_destroy(m), -EBUSY);
-	STORE(&hold_writer, 0);
+	hold_release();
 	ck_assert_int_eq(pthread_join(t, &ret), 0);
 	ck_assert_ptr_null(ret);
-	__atomic_store_n(&gcmap__sched_hook, NULL, __ATOMIC_RELEASE);
 	CK_OK(gcmap_get_u64(m, 1, NULL)); /* the map survived the refusal */
 	destroy(m);
 }

@@ -19,7 +19,7 @@ TESTS += \
 	tests/check_alloc \
 	tests/check_evacuate
 
-tests_check_map_SOURCES = tests/check_map.c tests/test_util.h
+tests_check_map_SOURCES = tests/check_map.c tests/test_util.h tests/hold_util.h
 tests_check_map_CFLAGS = $(TESTS_CFLAGS)
 tests_check_map_LDADD = $(TESTS_LDADD)
 
@@ -143,7 +143,7 @@ AM_TESTS_ENVIRONMENT += \
 # key kind, bad options): the documented code, and no partial state.
 check_PROGRAMS += tests/check_badinput
 TESTS += tests/check_badinput
-tests_check_badinput_SOURCES = tests/check_badinput.c tests/test_util.h
+tests_check_badinput_SOURCES = tests/check_badinput.c tests/test_util.h tests/hold_util.h
 tests_check_badinput_CFLAGS = $(TESTS_CFLAGS)
 tests_check_badinput_LDADD = $(TESTS_LDADD)
 
